@@ -1,0 +1,51 @@
+"""fieldapp: field collection for the "three actuals" registry.
+
+create_app() is the table of contents: configuration, extensions, blueprints, commands.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from flask import Flask, request
+
+from . import config as _config
+from .extensions import babel, csrf, db, login_manager, migrate
+
+MIGRATIONS = str(Path(__file__).parent / "migrations")
+
+
+def create_app(overrides: dict | None = None) -> Flask:
+    app = Flask(__name__, instance_relative_config=True)
+    _config.load_config(app, overrides)
+    register_extensions(app)
+    register_blueprints(app)
+    register_commands(app)
+    return app
+
+
+def register_extensions(app: Flask) -> None:
+    from .database import configure_engine, set_write_intent
+    from .i18n import select_locale
+
+    db.init_app(app)
+    migrate.init_app(app, db, directory=MIGRATIONS, render_as_batch=True)  # batch: SQLite can't ALTER much
+    csrf.init_app(app)
+    babel.init_app(app, locale_selector=select_locale)
+    login_manager.init_app(app)
+    with app.app_context():
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+    app.before_request(lambda: set_write_intent(request.method))
+
+
+def register_blueprints(app: Flask) -> None:
+    from . import admin, auth, errors, progress, registry, templating
+
+    for module in (templating, auth, registry, progress, admin, errors):
+        module.init_app(app)
+
+
+def register_commands(app: Flask) -> None:
+    from .cli import commands
+
+    for command in commands:
+        app.cli.add_command(command)

@@ -1,0 +1,173 @@
+"""Collection IDs: issuing, activating, signing in, revoking. No HTTP here; views call these.
+
+Rules:
+- A collection ID is the town's prefix and a four-digit serial (YP-0042), printed on the badge.
+- Issuing an ID (or re-issuing an activation) gives a one-time activation code valid for
+  ACTIVATION_HOURS; the holder uses it once to set a PIN. Codes are stored only as slow hashes.
+- Sign-in is collection ID + PIN. After LOGIN_MAX_FAILURES wrong attempts the ID is locked for
+  LOGIN_LOCK_MINUTES (kept in the database, so every worker enforces it). Wrong ID and wrong PIN
+  give the same answer, so IDs cannot be probed.
+- Revoking takes effect on the holder's next request: the session version changes.
+"""
+from __future__ import annotations
+
+import secrets
+from datetime import date, timedelta
+
+from flask import current_app
+from sqlalchemy import func, select
+from werkzeug.security import check_password_hash, generate_password_hash
+
+from .extensions import db
+from .models import Account, AuditEvent, Village, utcnow
+from .rules.pin import pin_problem
+
+ACTIVATION_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a slip of paper
+
+
+class AccountError(Exception):
+    """A refused account operation; `code` names the reason for the UI's message catalog."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def _hash(secret: str) -> str:
+    return generate_password_hash(secret, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+def audit(account_id: int | None, action: str, target: str | None = None, detail: str | None = None) -> None:
+    db.session.add(AuditEvent(account_id=account_id, action=action, target=target, detail=detail))
+
+
+def normalise_collection_id(text: str) -> str:
+    return (text or "").strip().upper().replace(" ", "")
+
+
+def next_collection_id(prefix: str) -> str:
+    """The next free serial under `prefix`. A unique constraint settles a race between two admins."""
+    taken = db.session.scalars(select(Account.collection_id).where(Account.collection_id.like(f"{prefix}-%")))
+    serials = [int(cid.rsplit("-", 1)[1]) for cid in taken if cid.rsplit("-", 1)[1].isdigit()]
+    return f"{prefix}-{max(serials, default=0) + 1:04d}"
+
+
+def new_activation_code() -> str:
+    return "".join(secrets.choice(ACTIVATION_ALPHABET) for _ in range(8))
+
+
+def issue(town_id: int, name: str, role: str, village_ids: list[int], issued_by: int | None,
+          valid_until: date | None = None, office: str | None = None,
+          collection_id: str | None = None) -> tuple[Account, str]:
+    """Issue a collection ID; returns it with its activation code (shown once, never stored)."""
+    account = Account(collection_id=collection_id or next_collection_id(current_app.config["COLLECTION_ID_PREFIX"]),
+                      name=name, role=role, town_id=town_id, issued_by_id=issued_by,
+                      valid_until=valid_until, office=office)
+    account.villages = list(db.session.scalars(select(Village).where(Village.id.in_(village_ids))))
+    db.session.add(account)
+    code = reset_activation(account)
+    db.session.flush()
+    audit(issued_by, "issue_id", f"account:{account.id}")
+    return account, code
+
+
+def reset_activation(account: Account) -> str:
+    """A fresh one-time activation code; any earlier code stops working."""
+    code = new_activation_code()
+    account.activation_hash = _hash(code)
+    account.activation_expires_at = utcnow() + timedelta(hours=current_app.config["ACTIVATION_HOURS"])
+    return code
+
+
+def _find(collection_id: str) -> Account | None:
+    return db.session.scalar(select(Account).where(
+        func.upper(Account.collection_id) == normalise_collection_id(collection_id)))
+
+
+def _check_usable(account: Account) -> None:
+    if account.revoked_at is not None:
+        raise AccountError("revoked")
+    if account.valid_until is not None and account.valid_until < date.today():
+        raise AccountError("expired_id")
+
+
+def _throttle(account: Account) -> None:
+    if account.locked_until is not None and account.locked_until > utcnow():
+        minutes = int((account.locked_until - utcnow()).total_seconds() // 60) + 1
+        raise AccountError("locked", minutes=minutes)
+
+
+def _failed(account: Account) -> None:
+    account.failed_logins += 1
+    if account.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
+        account.locked_until = utcnow() + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
+        account.failed_logins = 0
+    audit(account.id, "login_failed")
+
+
+def activate(collection_id: str, code: str, pin: str) -> Account:
+    """Set the PIN with a valid activation code. The code is consumed; wrong codes count as failures."""
+    account = _find(collection_id)
+    if account is None or account.activation_hash is None:
+        raise AccountError("bad_activation")
+    _throttle(account)
+    _check_usable(account)
+    if not check_password_hash(account.activation_hash, code.strip().upper()):
+        _failed(account)
+        raise AccountError("bad_activation")
+    if account.activation_expires_at is None or account.activation_expires_at < utcnow():
+        raise AccountError("activation_expired")
+    problem = pin_problem(pin)
+    if problem:
+        raise AccountError("pin_" + problem)
+    account.password_hash = _hash(pin)
+    account.activation_hash = account.activation_expires_at = None
+    account.activated_at = utcnow()
+    account.failed_logins = 0
+    account.session_version += 1  # sessions from a previous PIN end
+    audit(account.id, "activate")
+    return account
+
+
+def authenticate(collection_id: str, pin: str) -> Account:
+    """Collection ID + PIN -> the account, or AccountError('bad_login' | 'locked' | 'revoked' | ...)."""
+    account = _find(collection_id)
+    if account is None or account.password_hash is None:
+        # Hash anyway so a missing ID takes as long as a wrong PIN.
+        check_password_hash(_hash("timing-equaliser"), pin)
+        raise AccountError("bad_login")
+    _throttle(account)
+    if not check_password_hash(account.password_hash, pin):
+        _failed(account)
+        raise AccountError("bad_login")
+    _check_usable(account)  # only after the right PIN: don't tell strangers an ID was revoked
+    account.failed_logins = 0
+    account.locked_until = None
+    audit(account.id, "login")
+    return account
+
+
+def revoke(account: Account, by: int | None, reason: str) -> None:
+    """Revoke at once: the holder's session is void on their next request."""
+    account.revoked_at = utcnow()
+    account.revoked_reason = reason
+    account.session_version += 1
+    account.activation_hash = account.activation_expires_at = None
+    audit(by, "revoke_id", f"account:{account.id}")
+
+
+def load_session_account(session_id: str) -> Account | None:
+    """Flask-Login's loader: 'id:version' from the cookie -> a still-valid account, else None."""
+    try:
+        account_id, version = (int(part) for part in session_id.split(":"))
+    except ValueError:
+        return None
+    account = db.session.get(Account, account_id)
+    if account is None or account.session_version != version:
+        return None
+    try:
+        _check_usable(account)
+    except AccountError:
+        return None
+    return account

@@ -1,0 +1,157 @@
+"""Sign-in with collection ID + PIN, first-time activation, sign-out, language switch, home."""
+from __future__ import annotations
+
+from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
+from flask_login import current_user, login_required, login_user, logout_user
+from flask_wtf import FlaskForm
+from wtforms import PasswordField, StringField
+from wtforms.validators import DataRequired, EqualTo, Length
+
+from . import accounts
+from .extensions import db, login_manager
+from .i18n import SESSION_KEY
+from .rules.permissions import can
+
+bp = Blueprint("auth", __name__)
+
+ACCOUNT_MESSAGES = {
+    "bad_login": _l("Collection ID or PIN is wrong. Check both and try again."),
+    "locked": _l("Too many wrong attempts. Wait %(minutes)s minutes, or ask your office to check your ID."),
+    "revoked": _l("This collection ID has been revoked. Contact the office that issued it."),
+    "expired_id": _l("This collection ID has expired. Ask the office that issued it for a new one."),
+    "bad_activation": _l("Collection ID or activation code is wrong. Check the slip you were given."),
+    "activation_expired": _l("This activation code has expired. Ask the office that issued your ID for a new one."),
+    "pin_short": _l("The PIN must have at least 6 characters."),
+    "pin_long": _l("The PIN can have at most 64 characters."),
+    "pin_repeated": _l("Do not use one digit repeated. Choose a PIN that is hard to guess."),
+    "pin_sequence": _l("Do not use a run of digits like 123456. Choose a PIN that is hard to guess."),
+    "pin_common": _l("This PIN is too common. Choose one that is hard to guess."),
+}
+
+
+def account_message(error: accounts.AccountError) -> str:
+    return str(ACCOUNT_MESSAGES[error.code]) % error.params
+
+
+class LoginForm(FlaskForm):
+    collection_id = StringField(_l("Collection ID"), validators=[DataRequired(_l("Enter your collection ID, e.g. YP-0042."))],
+                                render_kw={"autocomplete": "username", "autocapitalize": "characters"})
+    pin = PasswordField(_l("PIN"), validators=[DataRequired(_l("Enter your PIN."))],
+                        render_kw={"autocomplete": "current-password"})
+
+
+class ActivateForm(FlaskForm):
+    collection_id = StringField(_l("Collection ID"), validators=[DataRequired(_l("Enter your collection ID, e.g. YP-0042."))],
+                                render_kw={"autocomplete": "username", "autocapitalize": "characters"})
+    code = StringField(_l("Activation code"), validators=[DataRequired(_l("Enter the activation code from your slip."))],
+                       render_kw={"autocomplete": "one-time-code", "autocapitalize": "characters"})
+    pin = PasswordField(_l("New PIN"), validators=[DataRequired(_l("Choose a PIN.")), Length(max=64)],
+                        render_kw={"autocomplete": "new-password"})
+    pin2 = PasswordField(_l("New PIN again"), validators=[EqualTo("pin", _l("The two PINs differ. Type them again."))],
+                         render_kw={"autocomplete": "new-password"})
+
+
+@login_manager.user_loader
+def _load(session_id: str):
+    return accounts.load_session_account(session_id)
+
+
+login_manager.login_view = "auth.login"
+login_manager.login_message = _l("Sign in with your collection ID to continue.")
+login_manager.login_message_category = "info"
+
+
+def _safe_next(target: str | None) -> str | None:
+    """Only same-site paths: never bounce a signed-in collector to another host."""
+    if target and target.startswith("/") and not target.startswith("//"):
+        return target
+    return None
+
+
+@bp.route("/login", methods=["GET", "POST"])
+def login():
+    form = LoginForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            account = accounts.authenticate(form.collection_id.data, form.pin.data)
+        except accounts.AccountError as error:
+            db.session.commit()  # keep the failure count
+            form.pin.errors = [account_message(error)]
+            status = 401
+        else:
+            db.session.commit()
+            lang = session.get(SESSION_KEY)
+            session.clear()  # a fresh session at sign-in: nothing carried over from before
+            if lang:
+                session[SESSION_KEY] = lang
+            login_user(account)
+            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), 303)
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/login.html", form=form), status
+
+
+@bp.route("/activate", methods=["GET", "POST"])
+def activate():
+    form = ActivateForm()
+    status = 200
+    if form.validate_on_submit():
+        try:
+            accounts.activate(form.collection_id.data, form.code.data, form.pin.data)
+        except accounts.AccountError as error:
+            db.session.commit()
+            field = form.pin if error.code.startswith("pin_") else form.code
+            field.errors = [account_message(error)]
+            status = 422 if error.code.startswith("pin_") else 401
+        else:
+            db.session.commit()
+            flash(_("Your PIN is set. Sign in with your collection ID and PIN."), "success")
+            return redirect(url_for("auth.login"), 303)
+    elif request.method == "POST":
+        status = 422
+    return render_template("auth/activate.html", form=form), status
+
+
+@bp.post("/logout")
+@login_required
+def logout():
+    logout_user()
+    session.clear()
+    flash(_("You have signed out."), "info")
+    return redirect(url_for("auth.login"), 303)
+
+
+class EmptyForm(FlaskForm):
+    """A form with only its CSRF token, for buttons that POST."""
+
+
+@bp.post("/language/<code>")
+def language(code):
+    from flask import current_app
+    form = EmptyForm()
+    if form.validate_on_submit() and code in current_app.config["LANGUAGES"]:
+        session[SESSION_KEY] = code
+    return redirect(_safe_next(request.form.get("next")) or url_for("auth.home"), 303)
+
+
+@bp.get("/")
+@login_required
+def home():
+    """Each role lands where its work is."""
+    role = current_user.role
+    if can(role, "registry.write") or role == "village_head":
+        return redirect(url_for("registry.villages"))
+    if can(role, "progress.view"):
+        return redirect(url_for("progress.overview"))
+    return render_template("auth/home.html")
+
+
+def init_app(app):
+    app.register_blueprint(bp)
+
+    @app.context_processor
+    def _forms():
+        return {"csrf_form": EmptyForm()}

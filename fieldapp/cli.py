@@ -1,0 +1,98 @@
+"""`flask --app fieldapp ...` commands: set up, load the demo, manage collection IDs, repair counters."""
+from __future__ import annotations
+
+import click
+from flask import current_app
+from flask.cli import with_appcontext
+from flask_migrate import upgrade
+from sqlalchemy import select
+
+from . import accounts, demo, records
+from .extensions import db
+from .models import Account, Town, Village
+from .rules.permissions import ROLES
+
+
+@click.command("setup")
+@click.option("--demo/--no-demo", "with_demo", default=True, help="Load the Yuping 2016 demo into an empty database.")
+@with_appcontext
+def setup_command(with_demo):
+    """Create or upgrade the database schema; load the demo if the database is empty."""
+    upgrade()
+    if with_demo and db.session.scalar(select(Town.id)) is None:
+        _load_demo()
+    else:
+        click.echo("Database is up to date.")
+
+
+def _load_demo():
+    logins = demo.load()
+    db.session.commit()
+    click.echo("Loaded the Yuping 2016 demo. Demo sign-ins (collection ID / PIN):")
+    for cid, role, where in logins:
+        click.echo(f"  {cid:8}  {demo.DEMO_PIN}   {role:12} {where}")
+
+
+@click.command("demo")
+@with_appcontext
+def demo_command():
+    """Load the Yuping 2016 demo into an empty, migrated database."""
+    if db.session.scalar(select(Town.id)) is not None:
+        raise click.ClickException("The database already has a town; the demo loads only into an empty one.")
+    _load_demo()
+
+
+@click.command("issue-id")
+@click.option("--name", required=True)
+@click.option("--role", type=click.Choice(ROLES), required=True)
+@click.option("--village", "village_names", multiple=True, help="Village name; repeat for several.")
+@click.option("--valid-until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@with_appcontext
+def issue_id_command(name, role, village_names, valid_until):
+    """Issue a collection ID and print its one-time activation code."""
+    town = db.session.scalar(select(Town))
+    if town is None:
+        raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+    villages = list(db.session.scalars(select(Village).where(Village.name.in_(village_names))))
+    missing = set(village_names) - {v.name for v in villages}
+    if missing:
+        raise click.ClickException(f"Unknown village(s): {', '.join(sorted(missing))}")
+    if role not in ("admin", "supervisor") and not villages:
+        raise click.ClickException(f"A {role} needs at least one --village.")
+    account, code = accounts.issue(town.id, name, role, [v.id for v in villages], None,
+                                   valid_until.date() if valid_until else None, town.office)
+    db.session.commit()
+    hours = current_app.config["ACTIVATION_HOURS"]
+    click.echo(f"{account.collection_id}  activation code {code}  (valid {hours} hours, once)")
+
+
+@click.command("revoke-id")
+@click.argument("collection_id")
+@click.option("--reason", required=True)
+@with_appcontext
+def revoke_id_command(collection_id, reason):
+    """Revoke a collection ID at once."""
+    account = db.session.scalar(select(Account).where(
+        Account.collection_id == accounts.normalise_collection_id(collection_id)))
+    if account is None:
+        raise click.ClickException(f"No collection ID {collection_id}.")
+    if account.revoked_at is not None:
+        raise click.ClickException(f"{account.collection_id} is already revoked.")
+    accounts.revoke(account, None, reason)
+    db.session.commit()
+    click.echo(f"{account.collection_id} revoked.")
+
+
+@click.command("recount")
+@with_appcontext
+def recount_command():
+    """Rebuild the progress counters from the records and report any that had drifted."""
+    from .models import VillageCounter
+    before = {c.village_id: (c.people, c.houses, c.orgs) for c in db.session.scalars(select(VillageCounter))}
+    after = records.recount()
+    db.session.commit()
+    drifted = {vid for vid, counts in after.items() if before.get(vid) != counts}
+    click.echo(f"Recounted {len(after)} villages; {len(drifted)} had drifted.")
+
+
+commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command]

@@ -1,0 +1,92 @@
+"""Configuration: defaults here; `instance/config.py` and FIELDAPP_* environment variables override.
+
+Order (later wins): these defaults -> instance/config.py -> FIELDAPP_<NAME> environment variables
+-> the mapping given to create_app() (tests). Environment values are parsed as JSON when they look
+like JSON (numbers, true/false), so FIELDAPP_ACTIVATION_HOURS=48 becomes an int.
+"""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import time
+from pathlib import Path
+
+ENV_PREFIX = "FIELDAPP_"
+
+
+class Defaults:
+    # The embedded default: one SQLite file in the instance folder (filled in by create_app,
+    # because the instance path is only known there).
+    SQLALCHEMY_DATABASE_URI: str | None = None
+    SQLALCHEMY_ENGINE_OPTIONS: dict = {}
+    SQLITE_BUSY_TIMEOUT_MS = 15_000
+
+    # Sessions: signed cookies, never readable by scripts, never sent to another site.
+    SESSION_COOKIE_HTTPONLY = True
+    SESSION_COOKIE_SAMESITE = "Lax"
+    REMEMBER_COOKIE_HTTPONLY = True
+    PERMANENT_SESSION_LIFETIME = 12 * 3600  # a working day; the phone app gets device credentials later
+
+    # Forms: CSRF on every POST. Pages stay open a long time on a phone, so tokens live a day.
+    WTF_CSRF_TIME_LIMIT = 24 * 3600
+
+    # UI language: Chinese first, English switchable.
+    BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
+    LANGUAGES = ("zh_Hans_CN", "en")
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+
+    # Collection IDs: a fresh activation code is valid this long, once.
+    ACTIVATION_HOURS = 72
+    # Sign-in throttling per collection ID (kept in the database so every worker sees it).
+    LOGIN_MAX_FAILURES = 5
+    LOGIN_LOCK_MINUTES = 15
+
+    # The town this deployment serves; the demo loads the Yuping 2016 preset.
+    COLLECTION_ID_PREFIX = "YP"
+    PAGE_SIZE = 50
+
+
+def _parse_env(value: str):
+    try:
+        return json.loads(value)
+    except ValueError:
+        return value
+
+
+def load_config(app, overrides: dict | None) -> None:
+    """Fill app.config from the layered sources described in the module docstring."""
+    app.config.from_object(Defaults)
+    app.config.from_pyfile("config.py", silent=True)
+    for key, value in os.environ.items():
+        if key.startswith(ENV_PREFIX) and not key.startswith(ENV_PREFIX + "TEST_"):
+            app.config[key[len(ENV_PREFIX):]] = _parse_env(value)
+    if overrides:
+        app.config.update(overrides)
+    if not app.config.get("SQLALCHEMY_DATABASE_URI"):
+        app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "fieldapp.sqlite")
+    if not app.config.get("SECRET_KEY"):
+        app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+
+
+def _instance_secret(instance: Path) -> str:
+    """Read instance/secret_key, creating it once with 256 random bits.
+
+    Every worker process must sign sessions with the same key, so it lives in a file. O_EXCL makes
+    the first writer win when several workers start at once; the others read what it wrote.
+    """
+    path = instance / "secret_key"
+    instance.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        for _ in range(50):  # the winner may not have written yet
+            key = path.read_text(encoding="ascii").strip()
+            if key:
+                return key
+            time.sleep(0.01)
+        raise RuntimeError(f"{path} is empty; delete it and start again")
+    key = secrets.token_hex(32)
+    with os.fdopen(fd, "w", encoding="ascii") as f:
+        f.write(key)
+    return key

@@ -1,0 +1,62 @@
+"""What happened: every registry change, maintained progress counters, and an audit trail."""
+from __future__ import annotations
+
+from datetime import date, datetime
+
+from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from ..extensions import db
+from ._base import new_uid, utcnow
+
+CHANGE_KINDS = ("new", "update", "cancel")
+CHANGE_ENTITIES = ("house", "person", "organisation")
+
+
+class Change(db.Model):
+    """One change (变动) to one record: new, update or cancellation, with who and when.
+
+    `fields` maps each changed field to [old, new]. known_on (the day the change became known) and
+    collected_at drive the 3-working-day rule; reviewed_at the 2-working-day rule.
+    """
+    __tablename__ = "changes"
+    __table_args__ = (Index("ix_changes_entity", "entity", "entity_id"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
+    entity: Mapped[str] = mapped_column(String(16))
+    entity_id: Mapped[int]
+    version: Mapped[int] = mapped_column(default=1)  # the record's version after this change
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(8))
+    fields: Mapped[dict] = mapped_column(JSON, default=dict)
+    police_only: Mapped[bool] = mapped_column(default=False)
+    source: Mapped[str] = mapped_column(String(8), default="web")  # web | sync | import | demo
+    known_on: Mapped[date | None]
+    collected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    collected_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    reviewed_at: Mapped[datetime | None]
+    reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+
+    collected_by = relationship("Account", foreign_keys=[collected_by_id])
+
+
+class VillageCounter(db.Model):
+    """Maintained progress counts per village, updated in the same transaction as the change that
+    moves them, so progress pages read 28 rows instead of counting a million people."""
+    __tablename__ = "village_counters"
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), primary_key=True)
+    people: Mapped[int] = mapped_column(default=0)  # people living here now
+    houses: Mapped[int] = mapped_column(default=0)  # houses registered at the door
+    orgs: Mapped[int] = mapped_column(default=0)  # open organisations
+
+
+class AuditEvent(db.Model):
+    """Security-relevant actions (sign-in, revealing a full ID number, issuing IDs). `target` names a
+    record by table and key, never by personal data."""
+    __tablename__ = "audit_events"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    target: Mapped[str | None] = mapped_column(String(64))
+    detail: Mapped[str | None] = mapped_column(String(255))

@@ -1,0 +1,321 @@
+"""Registry views: thin. Scoping comes from fieldapp.scope, writes from fieldapp.records."""
+from __future__ import annotations
+
+from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
+from flask_babel import gettext as _
+from flask_login import current_user
+from sqlalchemy import func, or_, select
+
+from .. import records, scope
+from ..accounts import audit
+from ..extensions import db
+from ..i18n import ui_lang
+from ..models import Change, House, Organisation, Person, VillageCounter
+from ..rules.address import normalise_query
+from ..rules.doorcode import is_valid_door_code, normalise_door_code
+from ..rules.permissions import can
+from .forms import (CATEGORY_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
+                    OrganisationForm, PersonForm, SearchForm)
+
+bp = Blueprint("registry", __name__)
+
+
+@bp.app_context_processor
+def labels():
+    return {"HOUSE_USE_LABELS": HOUSE_USE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
+            "ORG_KIND_LABELS": ORG_KIND_LABELS}
+
+
+def _actor(form=None) -> records.Actor:
+    known_on = form.known_on.data if form is not None and hasattr(form, "known_on") else None
+    return records.Actor(account_id=current_user.id, source="web", known_on=known_on)
+
+
+def _base_version(form) -> int | None:
+    return int(form.version.data) if (form.version.data or "").isdigit() else None
+
+
+def _conflict(form, error: records.Conflict) -> None:
+    """Keep the user's input, show each clashing field with the value saved meanwhile, and move the
+    form onto the current version so that saving again is a deliberate choice, not a silent overwrite."""
+    for name, values in error.conflicts.items():
+        field = getattr(form, name, None)
+        message = _("Changed meanwhile by someone else to “%(value)s”. Keep your value and save again, or change it.",
+                    value=values["current"] if values["current"] is not None else "—")
+        if field is not None:
+            field.errors = list(field.errors) + [message]
+        else:
+            flash(message, "error")
+    form.version.data = str(error.current_version)
+    flash(_("Someone else changed this record while you were editing. Nothing was saved; check the marked fields."), "error")
+
+
+@bp.get("/villages")
+@scope.require("registry.read")
+def villages():
+    visible = scope.villages(current_user)
+    if len(visible) == 1:
+        return redirect(url_for(".houses", village_id=visible[0].id))
+    counters = {c.village_id: c for c in db.session.scalars(
+        select(VillageCounter).where(VillageCounter.village_id.in_([v.id for v in visible])))}
+    return render_template("registry/villages.html", villages=visible, counters=counters)
+
+
+@bp.get("/villages/<int:village_id>/houses")
+@scope.require("registry.read")
+def houses(village_id):
+    village = scope.village_or_404(current_user, village_id)
+    form = SearchForm(request.args)
+    query = scope.houses(current_user).where(House.village_id == village.id)
+    text = (form.q.data or "").strip() if form.validate() else ""
+    if text:
+        code = normalise_door_code(text)
+        if is_valid_door_code(code):
+            house = db.session.scalar(scope.houses(current_user).where(House.door_code == code))
+            if house is not None:
+                return redirect(url_for(".house", house_id=house.id))
+        query = query.where(or_(House.address_key.contains(normalise_query(text), autoescape=True),
+                                House.door_code == code))
+    page = db.paginate(query.order_by(House.address_key, House.id), per_page=current_app.config["PAGE_SIZE"],
+                       error_out=False)
+    counts = _living_counts([h.id for h in page.items])
+    return render_template("registry/houses.html", village=village, page=page, form=form, q=text, counts=counts)
+
+
+def _living_counts(house_ids) -> dict[int, int]:
+    if not house_ids:
+        return {}
+    query = (scope.people(current_user).where(Person.house_id.in_(house_ids), Person.status == "living")
+             .with_only_columns(Person.house_id, func.count()).group_by(Person.house_id))
+    return dict(db.session.execute(query).all())
+
+
+@bp.get("/find")
+@scope.require("registry.read")
+def find():
+    """Door code typed anywhere: open the house if it is in scope; otherwise say so, keeping the input."""
+    code = normalise_door_code(request.args.get("code", ""))
+    if not is_valid_door_code(code):
+        flash(_("That is not a door code: it has 8 characters, as printed under the QR code. Check it."), "error")
+        return redirect(request.referrer or url_for(".villages"))
+    house = db.session.scalar(scope.houses(current_user).where(House.door_code == code))
+    if house is None:
+        flash(_("No house in your villages has door code %(code)s.", code=code), "error")
+        return redirect(url_for(".villages")), 303
+    return redirect(url_for(".house", house_id=house.id))
+
+
+@bp.get("/houses/<int:house_id>")
+@scope.require("registry.read")
+def house(house_id):
+    house = scope.house_or_404(current_user, house_id)
+    residents = list(db.session.scalars(scope.people(current_user).where(Person.house_id == house.id)
+                                        .order_by(Person.status.desc(), Person.id)))
+    orgs = list(db.session.scalars(scope.organisations(current_user).where(
+        Organisation.house_id == house.id).order_by(Organisation.id)))
+    return render_template("registry/house.html", house=house, residents=residents, orgs=orgs,
+                           can_write=can(current_user.role, "registry.write"))
+
+
+@bp.route("/villages/<int:village_id>/houses/new", methods=["GET", "POST"])
+@scope.require("registry.write")
+def new_house(village_id):
+    village = scope.village_or_404(current_user, village_id)
+    form = HouseForm()
+    if form.validate_on_submit():
+        house = records.create_house(_actor(form), village.id, _house_data(form))
+        db.session.commit()
+        flash(_("House registered. Its door code is %(code)s.", code=house.door_code), "success")
+        return redirect(url_for(".house", house_id=house.id), 303)
+    return _form_page("registry/house_form.html", form, village=village, house=None)
+
+
+def _house_data(form) -> dict:
+    return {name: (getattr(form, name).data if getattr(form, name).data != "" else None)
+            for name in records.HOUSE_FIELDS if hasattr(form, name)}
+
+
+def _form_page(template, form, **context):
+    """Re-show a form; 422 when it was posted with errors, so clients and tests can tell."""
+    status = 422 if request.method == "POST" else 200
+    return render_template(template, form=form, **context), status
+
+
+@bp.route("/houses/<int:house_id>/edit", methods=["GET", "POST"])
+@scope.require("registry.write")
+def edit_house(house_id):
+    house = scope.house_or_404(current_user, house_id)
+    form = HouseForm(obj=house)
+    if request.method == "GET":
+        form.version.data = str(house.version)
+    if form.validate_on_submit():
+        try:
+            records.update_house(_actor(form), house, _house_data(form), _base_version(form))
+        except records.Conflict as error:
+            db.session.rollback()
+            _conflict(form, error)
+        else:
+            db.session.commit()
+            flash(_("House saved."), "success")
+            return redirect(url_for(".house", house_id=house.id), 303)
+    return _form_page("registry/house_form.html", form, village=house.village, house=house)
+
+
+@bp.route("/houses/<int:house_id>/people/new", methods=["GET", "POST"])
+@scope.require("registry.write")
+def new_person(house_id):
+    house = scope.house_or_404(current_user, house_id)
+    form = PersonForm()
+    form.setup(ui_lang(), can(current_user.role, "registry.police_only"))
+    if form.validate_on_submit():
+        data = form.record_data()
+        existing = records.find_person(data["id_type"], data["id_number"])
+        if existing is not None and not scope.may_see_person(current_user, existing):
+            form.id_number.errors = [_("This document is registered to a record only the community police may change. Ask them to register this person.")]
+        else:
+            person, moved = records.add_person(_actor(form), house, data, form.relation.data or None,
+                                               form.room.data or None)
+            db.session.commit()
+            flash(_("This person was already registered elsewhere and has been moved to this house; their history is kept.")
+                  if moved else _("Person registered."), "success")
+            return redirect(url_for(".house", house_id=house.id), 303)
+    return _form_page("registry/person_form.html", form, house=house, person=None)
+
+
+@bp.get("/people/<int:person_id>")
+@scope.require("registry.read")
+def person(person_id):
+    person = scope.person_or_404(current_user, person_id)
+    return _person_page(person, revealed=False)
+
+
+def _person_page(person, revealed: bool):
+    changes = list(db.session.scalars(select(Change).where(Change.entity == "person", Change.entity_id == person.id)
+                                      .order_by(Change.id.desc()).limit(50)))
+    return render_template("registry/person.html", person=person, revealed=revealed, changes=changes,
+                           can_write=can(current_user.role, "registry.write"))
+
+
+@bp.post("/people/<int:person_id>/reveal")
+@scope.require("identifier.reveal")
+def reveal(person_id):
+    """Show the full document and phone numbers once, and leave a trace of who looked."""
+    person = scope.person_or_404(current_user, person_id)
+    audit(current_user.id, "reveal_identifier", f"person:{person.id}")
+    db.session.commit()
+    return _person_page(person, revealed=True)
+
+
+@bp.route("/people/<int:person_id>/edit", methods=["GET", "POST"])
+@scope.require("registry.write")
+def edit_person(person_id):
+    person = scope.person_or_404(current_user, person_id)
+    form = PersonForm(obj=person)
+    form.setup(ui_lang(), can(current_user.role, "registry.police_only"))
+    if request.method == "GET":
+        form.version.data = str(person.version)
+    if form.validate_on_submit():
+        data = form.record_data()
+        other = records.find_person(data["id_type"], data["id_number"])
+        if other is not None and other.id != person.id:
+            form.id_number.errors = [_("Another registered person has this document number. Check the number.")]
+        else:
+            try:
+                records.update_person(_actor(form), person, data, _base_version(form))
+            except records.Conflict as error:
+                db.session.rollback()
+                _conflict(form, error)
+            else:
+                db.session.commit()
+                flash(_("Person saved."), "success")
+                return redirect(url_for(".person", person_id=person.id), 303)
+    return _form_page("registry/person_form.html", form, house=person.house, person=person)
+
+
+@bp.route("/people/<int:person_id>/leave", methods=["GET", "POST"])
+@scope.require("registry.write")
+def leave(person_id):
+    person = scope.person_or_404(current_user, person_id)
+    if person.status == "left":
+        flash(_("This person is already marked as left."), "info")
+        return redirect(url_for(".person", person_id=person.id), 303)
+    form = LeaveForm()
+    if request.method == "GET":
+        form.version.data = str(person.version)
+    if form.validate_on_submit():
+        try:
+            records.mark_left(_actor(), person, form.left_date.data, form.reason.data, _base_version(form))
+        except records.Conflict as error:
+            db.session.rollback()
+            _conflict(form, error)
+        else:
+            db.session.commit()
+            flash(_("Marked as left. The record and its history are kept."), "success")
+            return redirect(url_for(".house", house_id=person.house_id), 303)
+    return _form_page("registry/leave_form.html", form, person=person)
+
+
+@bp.route("/houses/<int:house_id>/organisations/new", methods=["GET", "POST"])
+@scope.require("registry.write")
+def new_organisation(house_id):
+    house = scope.house_or_404(current_user, house_id)
+    form = OrganisationForm()
+    if form.validate_on_submit() and _uscc_free(form, None):
+        records.add_organisation(_actor(form), house, form.record_data())
+        db.session.commit()
+        flash(_("Organisation registered."), "success")
+        return redirect(url_for(".house", house_id=house.id), 303)
+    return _form_page("registry/organisation_form.html", form, house=house, org=None)
+
+
+def _uscc_free(form, org) -> bool:
+    """A credit code names one organisation: refuse a second registration with a clear message."""
+    if not form.uscc.data:
+        return True
+    other = db.session.scalar(select(Organisation).where(Organisation.uscc == form.uscc.data))
+    if other is not None and (org is None or other.id != org.id):
+        form.uscc.errors = [_("An organisation with this credit code is already registered. Search for it instead.")]
+        return False
+    return True
+
+
+@bp.route("/organisations/<int:org_id>/edit", methods=["GET", "POST"])
+@scope.require("registry.write")
+def edit_organisation(org_id):
+    org = scope.organisation_or_404(current_user, org_id)
+    form = OrganisationForm(obj=org)
+    if request.method == "GET":
+        form.version.data = str(org.version)
+    if form.validate_on_submit() and _uscc_free(form, org):
+        try:
+            records.update_organisation(_actor(form), org, form.record_data(), _base_version(form))
+        except records.Conflict as error:
+            db.session.rollback()
+            _conflict(form, error)
+        else:
+            db.session.commit()
+            flash(_("Organisation saved."), "success")
+            return redirect(url_for(".house", house_id=org.house_id), 303)
+    return _form_page("registry/organisation_form.html", form, house=org.house, org=org)
+
+
+@bp.route("/organisations/<int:org_id>/close", methods=["GET", "POST"])
+@scope.require("registry.write")
+def close_organisation(org_id):
+    org = scope.organisation_or_404(current_user, org_id)
+    if org.status == "closed":
+        abort(409)
+    form = CloseForm()
+    if request.method == "GET":
+        form.version.data = str(org.version)
+    if form.validate_on_submit():
+        try:
+            records.close_organisation(_actor(), org, form.closed_date.data, _base_version(form))
+        except records.Conflict as error:
+            db.session.rollback()
+            _conflict(form, error)
+        else:
+            db.session.commit()
+            flash(_("Organisation marked as closed."), "success")
+            return redirect(url_for(".house", house_id=org.house_id), 303)
+    return _form_page("registry/close_form.html", form, org=org)

@@ -1,0 +1,43 @@
+"""Who may do what. The matrix is data so tests can walk every role against every page.
+
+Rules (from the seeds, see shared/domain.md "Who uses it"):
+- Each village's users see only their own villages; town-level roles (admin, supervisor) see every
+  village of their town.
+- Only police collect and see people from abroad (境外人员): records with category 'abroad' and their
+  changes are invisible to every other role, town-level ones included. Aggregate counts include them.
+- Informants submit tips only; they never read the registry.
+- Admins issue and revoke collection IDs and see progress, but do not read personal records:
+  managing accounts does not need them (least privilege).
+"""
+from __future__ import annotations
+
+ROLES = ("admin", "supervisor", "village_head", "reviewer", "collector", "police", "informant")
+
+# Roles whose scope is the whole town rather than the villages on their collection ID.
+TOWN_WIDE_ROLES = frozenset({"admin", "supervisor"})
+
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "registry.read": frozenset({"supervisor", "village_head", "reviewer", "collector", "police"}),
+    "registry.write": frozenset({"reviewer", "collector", "police"}),
+    "registry.police_only": frozenset({"police"}),
+    "identifier.reveal": frozenset({"supervisor", "village_head", "reviewer", "collector", "police"}),
+    "progress.view": frozenset({"admin", "supervisor", "village_head", "reviewer"}),
+    "accounts.manage": frozenset({"admin"}),
+}
+
+POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
+
+
+def can(role: str, permission: str) -> bool:
+    """True if `role` holds `permission`. Unknown permissions are denied, never allowed."""
+    return role in PERMISSIONS.get(permission, frozenset())
+
+
+def is_town_wide(role: str) -> bool:
+    """Town-wide roles see every village of their town; others only the villages on their ID."""
+    return role in TOWN_WIDE_ROLES
+
+
+def may_see_category(role: str, category: str) -> bool:
+    """People from abroad are police-only; every other category follows the village scope."""
+    return category not in POLICE_ONLY_CATEGORIES or can(role, "registry.police_only")

@@ -1,0 +1,78 @@
+"""Server-side scoping: every query for registry data starts here, never from a bare select().
+
+A record outside the viewer's scope answers 404, the same as a record that does not exist, so a
+typed-in ID from another village reveals nothing (rules.permissions states who sees what).
+"""
+from __future__ import annotations
+
+from functools import wraps
+
+from flask import abort
+from flask_login import current_user, login_required
+from sqlalchemy import Select, select
+
+from .extensions import db
+from .models import Account, House, Organisation, Person, Village
+from .rules.permissions import POLICE_ONLY_CATEGORIES, can, is_town_wide, may_see_category
+
+
+def require(permission: str):
+    """View decorator: signed in, and the role holds `permission` (403 otherwise)."""
+    def decorator(view):
+        @wraps(view)
+        @login_required
+        def wrapped(*args, **kwargs):
+            if not can(current_user.role, permission):
+                abort(403)
+            return view(*args, **kwargs)
+        return wrapped
+    return decorator
+
+
+def village_filter(account: Account, column):
+    """A WHERE clause limiting `column` (a village_id) to the account's villages."""
+    if is_town_wide(account.role):
+        return column.in_(select(Village.id).where(Village.town_id == account.town_id))
+    return column.in_(account.village_ids)
+
+
+def villages(account: Account) -> list[Village]:
+    return list(db.session.scalars(select(Village).where(village_filter(account, Village.id))
+                                   .order_by(Village.sort_order, Village.id)))
+
+
+def village_or_404(account: Account, village_id: int) -> Village:
+    village = db.session.scalar(select(Village).where(Village.id == village_id, village_filter(account, Village.id)))
+    return village or abort(404)
+
+
+def houses(account: Account) -> Select:
+    return select(House).where(village_filter(account, House.village_id))
+
+
+def house_or_404(account: Account, house_id: int) -> House:
+    return db.session.scalar(houses(account).where(House.id == house_id)) or abort(404)
+
+
+def people(account: Account) -> Select:
+    """People the account may see: in its villages, and police-only categories for police alone."""
+    query = select(Person).where(village_filter(account, Person.village_id))
+    if not can(account.role, "registry.police_only"):
+        query = query.where(Person.category.not_in(POLICE_ONLY_CATEGORIES))
+    return query
+
+
+def person_or_404(account: Account, person_id: int) -> Person:
+    return db.session.scalar(people(account).where(Person.id == person_id)) or abort(404)
+
+
+def organisations(account: Account) -> Select:
+    return select(Organisation).where(village_filter(account, Organisation.village_id))
+
+
+def organisation_or_404(account: Account, org_id: int) -> Organisation:
+    return db.session.scalar(organisations(account).where(Organisation.id == org_id)) or abort(404)
+
+
+def may_see_person(account: Account, person: Person) -> bool:
+    return may_see_category(account.role, person.category)
