@@ -13,6 +13,7 @@ from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import accounts, scope
 from .extensions import db
+from .forms import options
 from .models import Account
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
@@ -24,8 +25,8 @@ ROLE_LABELS = {"admin": _l("Administrator"), "supervisor": _l("Supervisor (town 
 
 class IssueForm(FlaskForm):
     name = StringField(_l("Holder's name"), validators=[DataRequired(_l("Enter the holder's name.")), Length(max=64)])
-    role = SelectField(_l("Role"), choices=list(ROLE_LABELS.items()))
-    villages = SelectMultipleField(_l("Villages"), coerce=int, validators=[Optional()],
+    role = SelectField(_l("Role"), choices=options(ROLE_LABELS.items(), blank=False))
+    villages = SelectMultipleField(_l("Villages"), coerce=int,
                                    option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
     office = StringField(_l("Issuing office"), validators=[Optional(), Length(max=64)])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
@@ -63,7 +64,7 @@ def accounts_page():
 @scope.require("accounts.manage")
 def issue():
     form = IssueForm()
-    form.villages.choices = [(v.id, v.name) for v in scope.villages(current_user)]
+    form.villages.choices = options(((v.id, v.name) for v in scope.villages(current_user)), blank=False)
     if form.validate_on_submit():
         account, code = accounts.issue(current_user.town_id, form.name.data, form.role.data, form.villages.data,
                                        current_user.id, form.valid_until.data,

@@ -9,6 +9,7 @@ from datetime import date
 
 from flask_babel import lazy_gettext as _l
 from wtforms import DateField, SelectField
+from wtforms.fields.choices import SelectChoice
 from wtforms.validators import ValidationError
 
 from .i18n import ui_lang
@@ -46,6 +47,11 @@ def not_future(form, field):
         raise ValidationError(_l("This date is in the future. Enter the date it happened."))
 
 
+def options(pairs, blank: bool = True) -> list[SelectChoice]:
+    """Select options from (value, label) pairs, optionally after an empty "—" choice."""
+    return ([SelectChoice("", "—")] if blank else []) + [SelectChoice(value, label) for value, label in pairs]
+
+
 class CodeSelect(SelectField):
     """A select over a national code table: stores the code, shows the name in the UI language."""
 
@@ -55,8 +61,7 @@ class CodeSelect(SelectField):
         super().__init__(label, choices=[], **kwargs)
 
     def localise(self, lang: str):
-        items = codes.choices(self.table, lang)
-        self.choices = ([("", "—")] if self.blank else []) + list(items)
+        self.choices = options(codes.choices(self.table, lang), self.blank)
 
 
 def known_on_field():

@@ -3,11 +3,10 @@ from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
-from wtforms import (BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField,
-                     TextAreaField)
+from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
-from ..forms import CodeSelect, known_on_field, not_future, phone, wrap
+from ..forms import CodeSelect, known_on_field, not_future, options, phone, wrap
 from ..models.registry import AWAY_DURATIONS, HOUSE_USES, MOVE_IN_REASONS, ORG_KINDS
 from ..rules import codes, identifiers
 
@@ -26,7 +25,7 @@ ORG_KIND_LABELS = {"community_unit": _l("Community unit"), "shop": _l("Street sh
 
 
 def _choices(keys, labels, blank=True):
-    return ([("", "—")] if blank else []) + [(k, labels[k]) for k in keys]
+    return options(((k, labels[k]) for k in keys), blank)
 
 
 class VersionedForm(FlaskForm):
@@ -85,9 +84,9 @@ class PersonForm(VersionedForm):
         for field in (self.id_type, self.sex, self.ethnicity, self.hukou_type, self.relation):
             field.localise(lang)
         if not police:
-            self.id_type.choices = [c for c in self.id_type.choices if c[0] == RESIDENT_ID]
+            self.id_type.choices = [c for c in self.id_type.choices if c.value == RESIDENT_ID]
         categories = [k for k in CATEGORY_LABELS if police or k != "abroad"]
-        self.category.choices = [(k, CATEGORY_LABELS[k]) for k in categories]
+        self.category.choices = _choices(categories, CATEGORY_LABELS, blank=False)
 
     def validate_id_number(self, field):
         if self.id_type.data == RESIDENT_ID:
