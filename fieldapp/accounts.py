@@ -11,6 +11,7 @@ Rules:
 """
 from __future__ import annotations
 
+import functools
 import secrets
 from datetime import date, timedelta
 
@@ -36,6 +37,15 @@ class AccountError(Exception):
 
 def _hash(secret: str) -> str:
     return generate_password_hash(secret, method=current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
+
+
+@functools.cache
+def _dummy_hash_for(method: str) -> str:
+    return generate_password_hash(secrets.token_hex(8), method=method)
+
+
+def _dummy_hash() -> str:
+    return _dummy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
 
 
 def audit(account_id: int | None, action: str, target: str | None = None, detail: str | None = None) -> None:
@@ -134,8 +144,7 @@ def authenticate(collection_id: str, pin: str) -> Account:
     """Collection ID + PIN -> the account, or AccountError('bad_login' | 'locked' | 'revoked' | ...)."""
     account = _find(collection_id)
     if account is None or account.password_hash is None:
-        # Hash anyway so a missing ID takes as long as a wrong PIN.
-        check_password_hash(_hash("timing-equaliser"), pin)
+        check_password_hash(_dummy_hash(), pin)  # a missing ID takes as long as a wrong PIN
         raise AccountError("bad_login")
     _throttle(account)
     if not check_password_hash(account.password_hash, pin):

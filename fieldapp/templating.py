@@ -1,6 +1,7 @@
 """What every template may use: language switch data, permission checks, masking and code names."""
 from __future__ import annotations
 
+from babel.lists import format_list
 from flask import current_app
 from flask_babel import format_date, format_datetime, get_locale
 from flask_login import current_user
@@ -30,6 +31,7 @@ def init_app(app):
 
     app.jinja_env.filters.update(
         address=lambda house: format_address({n: getattr(house, n) for n in ADDRESS_PARTS}),
+        list_of=lambda items: format_list(list(items), locale=get_locale()) if items else "",
         mask_id=lambda v: mask_id(v) if v else "",
         mask_phone=lambda v: mask_phone(v) if v else "",
         code_name=lambda code, table: codes.name(getattr(codes, table), code, ui_lang(), default=code or "—"),

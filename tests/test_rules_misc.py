@@ -4,7 +4,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fieldapp.rules.address import address_key, format_address, normalise_query
+from fieldapp.rules.address import address_key, format_address, normalise_query, parse_group_number
 from fieldapp.rules.merge import base_values, merge
 from fieldapp.rules.permissions import PERMISSIONS, ROLES, can, is_town_wide, may_see_category
 
@@ -66,3 +66,12 @@ def test_address_format_and_search_key():
     assert address_key(parts, "余坪村") == "余坪村3组27号201室"
     assert normalise_query(" 3组 - 27 ") == "3组27"
     assert normalise_query("Jinyang Rd") == "jinyangrd"
+
+
+def test_group_and_number_queries_are_exact():
+    assert parse_group_number("3组") == {"group_name": "3", "number": None}
+    assert parse_group_number(" 3组 27号") == {"group_name": "3", "number": "27"}
+    assert parse_group_number("3组27") == {"group_name": "3", "number": "27"}
+    assert parse_group_number("27号") == {"group_name": None, "number": "27"}
+    assert parse_group_number("27") is None  # a bare number may be part of a door code or a road
+    assert parse_group_number("金杨路") is None and parse_group_number("") is None

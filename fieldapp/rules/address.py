@@ -27,3 +27,16 @@ def address_key(parts: dict, village_name: str | None = None) -> str:
 def normalise_query(text: str) -> str:
     """Search input and keys are compared lower-cased without white space or hyphens."""
     return re.sub(r"[\s\-－]+", "", text or "").lower()
+
+
+_GROUP_NUMBER = re.compile(r"^(?:(\d+)组)?(\d+)?号?$")
+
+
+def parse_group_number(text: str) -> dict | None:
+    """A village address typed as "3组", "3组27号", "3组27" or "27号" names the group and/or door
+    number exactly: "3组" must not also find 13组. Returns {"group_name", "number"} (either may be
+    None), or None when the text is not of that shape (then search by substring)."""
+    match = _GROUP_NUMBER.match(normalise_query(text))
+    if not match or not any(match.groups()) or (match.group(1) is None and not text.strip().endswith("号")):
+        return None
+    return {"group_name": match.group(1), "number": match.group(2)}

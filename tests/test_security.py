@@ -1,0 +1,61 @@
+"""Confidentiality rules that cut across pages: headers, URLs, CSRF, what the audit trail stores."""
+from __future__ import annotations
+
+import re
+
+from sqlalchemy import select
+
+from fieldapp.extensions import db
+from fieldapp.models import AuditEvent
+
+from .builders import make_account, make_house, make_person, make_town
+
+# Path variables that may appear in a URL: integer keys and fixed vocabularies, never personal data.
+ALLOWED_VARIABLES = {"code": "language/<code>", "filename": "static"}
+
+
+def test_no_route_puts_personal_data_in_its_path(app):
+    for rule in app.url_map.iter_rules():
+        for name, converter in rule._converters.items():
+            if type(converter).__name__ == "IntegerConverter":
+                continue
+            assert name in ALLOWED_VARIABLES, f"{rule.rule}: <{name}> must be an integer key"
+
+
+def test_signed_in_pages_are_not_stored_and_headers_are_strict(ctx, login, client):
+    town, (east, _west) = make_town()
+    house = make_house(east)
+    collector = make_account(town, "collector", [east])
+    anonymous = client.get("/login")
+    assert anonymous.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in anonymous.headers["Content-Security-Policy"]
+    assert anonymous.headers["Referrer-Policy"] == "no-referrer"
+    page = login(collector).get(f"/houses/{house.id}")
+    assert page.status_code == 200 and page.headers["Cache-Control"] == "no-store"
+    assert page.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_csrf_is_enforced_on_every_form(make_app):
+    app = make_app(WTF_CSRF_ENABLED=True)
+    client = app.test_client()
+    with app.app_context():
+        town, (east, _west) = make_town()
+        collector = make_account(town, "collector", [east])
+        cid = collector.collection_id
+    refused = client.post("/login", data={"collection_id": cid, "pin": "secret-pin-1"})
+    assert refused.status_code == 400 and "刷新页面" in refused.text  # says what to do: reload and retry
+    token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)
+    ok = client.post("/login", data={"collection_id": cid, "pin": "secret-pin-1", "csrf_token": token})
+    assert ok.status_code == 303
+
+
+def test_revealing_a_number_is_audited_without_personal_data(ctx, login):
+    town, (east, _west) = make_town()
+    person = make_person(make_house(east), phone="13812345678")
+    collector = make_account(town, "collector", [east])
+    number = person.id_number
+    page = login(collector).post(f"/people/{person.id}/reveal")
+    assert page.status_code == 200 and number in page.text and "13812345678" in page.text
+    event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reveal_identifier"))
+    assert event.target == f"person:{person.id}" and event.account_id == collector.id
+    assert number not in (event.detail or "") and "张三" not in (event.target + (event.detail or ""))
