@@ -41,7 +41,7 @@ class RevokeForm(FlaskForm):
 
 
 def _account_or_404(account_id: int) -> Account:
-    account = db.session.get(Account, account_id)
+    account = db.session.get(Account, scope.key_or_404(account_id))
     if account is None or account.town_id != current_user.town_id:
         abort(404)
     return account

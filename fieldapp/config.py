@@ -85,7 +85,7 @@ def _instance_secret(instance: Path) -> str:
             if key:
                 return key
             time.sleep(0.01)
-        raise RuntimeError(f"{path} is empty; delete it and start again")
+        raise RuntimeError(f"{path} is empty; delete it and start again") from None
     key = secrets.token_hex(32)
     with os.fdopen(fd, "w", encoding="ascii") as f:
         f.write(key)

@@ -58,6 +58,8 @@ class CodeSelect(SelectField):
     def __init__(self, label, table, blank=True, **kwargs):
         self.table = table
         self.blank = blank
+        if blank:
+            kwargs.setdefault("default", "")  # a select left out of a post means "not given", not invalid
         super().__init__(label, choices=[], **kwargs)
 
     def localise(self, lang: str):

@@ -37,6 +37,14 @@ class Conflict(Exception):
         self.current_version = current_version
 
 
+class DateOrder(Exception):
+    """A date that would put a record's history out of order; `not_before` is the earliest allowed."""
+
+    def __init__(self, not_before: date):
+        super().__init__(not_before.isoformat())
+        self.not_before = not_before
+
+
 @dataclass
 class Actor:
     """Who makes a change and how it reached us."""
@@ -138,15 +146,22 @@ def update_house(actor: Actor, house: House, data: dict, base_version: int | Non
     fields = _apply_edit(actor, "house", house, HOUSE_FIELDS, data, base_version, house.village_id)
     if fields:
         _refresh_address_key(house)
-    if house.collected_at is None:
-        house.collected_at = utcnow()
-        _bump_counter(house.village_id, houses=1)
-        if not fields:  # saved unchanged: still a door registration worth a trace
-            house.version += 1
-            db.session.flush()
-            _record_change(actor, "house", house, "update", {"collected_at": [None, "registered"]},
-                           house.village_id)
+    _registered_at_door(actor, house, traced=bool(fields))
     return fields
+
+
+def _registered_at_door(actor: Actor, house: House, traced: bool = False) -> None:
+    """Anything registered at a house (the house itself, a resident, an organisation) means someone
+    was at its door: the first time, the house counts as collected. `traced` says a Change row for
+    this save exists already; otherwise the registration gets one of its own."""
+    if house.collected_at is not None:
+        return
+    house.collected_at = utcnow()
+    _bump_counter(house.village_id, houses=1)
+    if not traced:
+        house.version += 1
+        db.session.flush()
+        _record_change(actor, "house", house, "update", {"collected_at": [None, "registered"]}, house.village_id)
 
 
 # People ------------------------------------------------------------------------------------------
@@ -166,18 +181,21 @@ def _open_residence(person: Person) -> Residence | None:
 
 
 def add_person(actor: Actor, house: House, data: dict, relation: str | None = None,
-               room: str | None = None) -> tuple[Person, bool]:
-    """Register a person at `house`. Returns (person, moved).
+               room: str | None = None) -> tuple[Person, str]:
+    """Register a person at `house`. Returns (person, outcome): 'new', 'moved' or 'updated'.
 
     Registration is by current residence and deduplicated by ID number: if the document is already
-    registered, the existing person is updated with what was collected and moved here (their old
-    residence is closed, history kept) rather than duplicated. moved=True tells the caller so."""
+    registered, the existing person is updated with what was collected ('updated' when they already
+    live here) and otherwise moved here, their old residence closed and its history kept ('moved')."""
     existing = find_person(data["id_type"], data["id_number"])
     if existing is not None:
-        update_person(actor, existing, data, base_version=None)
-        if existing.house_id != house.id or existing.status != "living":
-            move_person(actor, existing, house, data.get("move_in_date"), relation, room)
-        return existing, True
+        # What was collected now updates the record; what the collector left empty keeps its value.
+        update_person(actor, existing, {k: v for k, v in data.items() if v not in (None, "")}, base_version=None)
+        if existing.house_id == house.id and existing.status == "living":
+            return existing, "updated"
+        move_person(actor, existing, house, data.get("move_in_date"), relation, room)
+        return existing, "moved"
+    _registered_at_door(actor, house)
     person = Person(status="living", house_id=house.id, village_id=house.village_id,
                     **{n: data.get(n) for n in PERSON_FIELDS})
     db.session.add(person)
@@ -188,19 +206,25 @@ def add_person(actor: Actor, house: House, data: dict, relation: str | None = No
     fields["house_id"] = [None, house.id]
     _record_change(actor, "person", person, "new", fields, house.village_id, _police_only(person))
     _bump_counter(house.village_id, people=1)
-    return person, False
+    return person, "new"
 
 
 def update_person(actor: Actor, person: Person, data: dict, base_version: int | None) -> dict:
-    return _apply_edit(actor, "person", person, PERSON_FIELDS, data, base_version, person.village_id,
-                       _police_only(person))
+    """A change is police-only if the person is police-only before *or* after it: the edit that
+    makes someone a person from abroad must not be visible to everyone."""
+    police_only = _police_only(person) or data.get("category") in POLICE_ONLY_CATEGORIES
+    return _apply_edit(actor, "person", person, PERSON_FIELDS, data, base_version, person.village_id, police_only)
 
 
 def move_person(actor: Actor, person: Person, house: House, on: date | None, relation: str | None = None,
                 room: str | None = None) -> None:
-    """Close the open residence (if any) and open one at `house`; counters follow the person."""
+    """Close the open residence (if any) and open one at `house`; counters follow the person.
+    A move dated before the current residence began is refused (DateOrder): history stays ordered."""
     on = on or date.today()
     old = _open_residence(person)
+    if old is not None and old.from_date is not None and on < old.from_date:
+        raise DateOrder(old.from_date)
+    _registered_at_door(actor, house)
     if old is not None:
         old.to_date = on
     was_counted = person.status == "living"
@@ -241,6 +265,7 @@ def mark_left(actor: Actor, person: Person, on: date, reason: str, base_version:
 # Organisations -----------------------------------------------------------------------------------
 
 def add_organisation(actor: Actor, house: House, data: dict) -> Organisation:
+    _registered_at_door(actor, house)
     org = Organisation(village_id=house.village_id, house_id=house.id, status="open",
                        **{n: data.get(n) for n in ORG_FIELDS})
     db.session.add(org)

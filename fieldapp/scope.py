@@ -41,8 +41,21 @@ def villages(account: Account) -> list[Village]:
                                    .order_by(Village.sort_order, Village.id)))
 
 
+# The largest key an INTEGER primary key can hold on every backend (PostgreSQL's int4).
+MAX_ID = 2**31 - 1
+
+
+def key_or_404(record_id: int) -> int:
+    """An id typed into the URL beyond any key the database can hold names no record: 404, the same
+    as any other missing record, rather than an overflow error from the driver (500)."""
+    if not 0 < record_id <= MAX_ID:
+        abort(404)
+    return record_id
+
+
 def village_or_404(account: Account, village_id: int) -> Village:
-    village = db.session.scalar(select(Village).where(Village.id == village_id, village_filter(account, Village.id)))
+    village = db.session.scalar(select(Village).where(Village.id == key_or_404(village_id),
+                                                      village_filter(account, Village.id)))
     return village or abort(404)
 
 
@@ -51,7 +64,7 @@ def houses(account: Account) -> Select:
 
 
 def house_or_404(account: Account, house_id: int) -> House:
-    return db.session.scalar(houses(account).where(House.id == house_id)) or abort(404)
+    return db.session.scalar(houses(account).where(House.id == key_or_404(house_id))) or abort(404)
 
 
 def people(account: Account) -> Select:
@@ -63,7 +76,7 @@ def people(account: Account) -> Select:
 
 
 def person_or_404(account: Account, person_id: int) -> Person:
-    return db.session.scalar(people(account).where(Person.id == person_id)) or abort(404)
+    return db.session.scalar(people(account).where(Person.id == key_or_404(person_id))) or abort(404)
 
 
 def organisations(account: Account) -> Select:
@@ -71,7 +84,7 @@ def organisations(account: Account) -> Select:
 
 
 def organisation_or_404(account: Account, org_id: int) -> Organisation:
-    return db.session.scalar(organisations(account).where(Organisation.id == org_id)) or abort(404)
+    return db.session.scalar(organisations(account).where(Organisation.id == key_or_404(org_id))) or abort(404)
 
 
 def may_see_person(account: Account, person: Person) -> bool:

@@ -9,6 +9,7 @@ from flask_login import current_user
 from .i18n import html_lang, ui_lang
 from .rules import codes
 from .rules.address import ADDRESS_PARTS, format_address
+from .rules.divisions import division_name
 from .rules.identifiers import mask_id, mask_phone
 from .rules.permissions import can
 
@@ -32,6 +33,7 @@ def init_app(app):
     app.jinja_env.filters.update(
         address=lambda house: format_address({n: getattr(house, n) for n in ADDRESS_PARTS}),
         list_of=lambda items: format_list(list(items), locale=get_locale()) if items else "",
+        division=lambda code: division_name(code) or "",
         mask_id=lambda v: mask_id(v) if v else "",
         mask_phone=lambda v: mask_phone(v) if v else "",
         code_name=lambda code, table: codes.name(getattr(codes, table), code, ui_lang(), default=code or "—"),

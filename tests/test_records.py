@@ -50,11 +50,11 @@ def test_adding_a_known_document_moves_the_person_and_keeps_history(ctx):
     _town, (east, west) = make_town()
     old_home, new_home = make_house(east), make_house(west)
     person = make_person(old_home)
-    again, moved = records.add_person(records.Actor(None), new_home,
+    again, outcome = records.add_person(records.Actor(None), new_home,
                                       person_data(id_number=person.id_number, name="张三", phone="13812345678"),
                                       relation="02")
     db.session.commit()
-    assert moved and again.id == person.id
+    assert outcome == "moved" and again.id == person.id
     assert db.session.scalar(select(func.count()).select_from(Person)) == 1
     spans = db.session.scalars(select(Residence).where(Residence.person_id == person.id).order_by(Residence.id)).all()
     assert [(s.house_id, s.to_date is None) for s in spans] == [(old_home.id, False), (new_home.id, True)]
@@ -131,3 +131,34 @@ def test_recount_agrees_with_maintained_counters(ctx):
     db.session.commit()
     maintained = {v.id: counters(v) for v in (east, west)}
     assert records.recount() == maintained
+
+
+def test_registering_anything_at_an_unvisited_house_counts_the_visit(ctx):
+    _town, (east, _west) = make_town()
+    home, shop = make_house(east, number="1"), make_house(east, number="2")
+    make_person(home)
+    records.add_organisation(records.Actor(None), shop, {"name": "东村便利店", "kind": "shop"})
+    db.session.commit()
+    assert home.collected_at is not None and shop.collected_at is not None
+    assert counters(east) == (1, 2, 1)
+    assert records.recount()[east.id] == (1, 2, 1)
+
+
+def test_a_move_dated_before_the_current_residence_is_refused(ctx):
+    _town, (east, _west) = make_town()
+    old_home, new_home = make_house(east, number="1"), make_house(east, number="2")
+    person = make_person(old_home, move_in_date=date(2016, 3, 1))
+    with pytest.raises(records.DateOrder) as error:
+        records.move_person(records.Actor(None), person, new_home, date(2016, 2, 1))
+    assert error.value.not_before == date(2016, 3, 1)
+    db.session.rollback()
+    records.move_person(records.Actor(None), person, new_home, date(2016, 3, 1))  # same day is fine
+
+
+def test_re_registering_at_the_same_house_is_an_update(ctx):
+    _town, (east, _west) = make_town()
+    home = make_house(east)
+    person = make_person(home)
+    again, outcome = records.add_person(records.Actor(None), home, person_data(id_number=person.id_number,
+                                                                               phone="13812345678"))
+    assert (again.id, outcome, counters(east)[0]) == (person.id, "updated", 1)

@@ -330,7 +330,7 @@ EXPECTED_PREFIXES = {
 def test_prefix_table_is_the_standard_one():
     table = {a + c for a, (_, cats) in USCC_CATEGORIES.items() for c in cats}
     assert table == EXPECTED_PREFIXES
-    for authority, (name_zh, categories) in USCC_CATEGORIES.items():
+    for name_zh, categories in USCC_CATEGORIES.values():
         assert name_zh and all(categories.values())
     assert USCC_CATEGORIES["N"][1]["2"] == "村级集体经济组织"
 

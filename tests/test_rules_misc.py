@@ -75,3 +75,12 @@ def test_group_and_number_queries_are_exact():
     assert parse_group_number("27号") == {"group_name": None, "number": "27"}
     assert parse_group_number("27") is None  # a bare number may be part of a door code or a road
     assert parse_group_number("金杨路") is None and parse_group_number("") is None
+
+
+def test_division_names_use_the_latest_name_and_tolerate_unknown_codes():
+    from fieldapp.rules.divisions import division_name
+    assert division_name("431226") == "湖南省麻阳苗族自治县"
+    assert division_name("310115") == "上海市浦东新区"
+    assert division_name("120110") == "天津市东丽区"  # formerly 东郊区
+    assert division_name("110000") == "北京市"
+    assert division_name("110199") is None and division_name("12") is None and division_name(None) is None

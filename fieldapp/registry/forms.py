@@ -1,9 +1,13 @@
 """Forms for houses, people and organisations. Labels are catalog strings; rules live in rules/."""
 from __future__ import annotations
 
+import inspect
+import re
+
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from wtforms import BooleanField, DateField, HiddenField, IntegerField, SelectField, StringField
+from wtforms.fields.core import UnboundField
 from wtforms.validators import DataRequired, Length, NumberRange, Optional, Regexp, ValidationError
 
 from ..forms import CodeSelect, known_on_field, not_future, options, phone, wrap
@@ -28,7 +32,40 @@ def _choices(keys, labels, blank=True):
     return options(((k, labels[k]) for k in keys), blank)
 
 
-class VersionedForm(FlaskForm):
+# Control characters (NUL and the like) are never typed by a person; PostgreSQL refuses NUL in text
+# outright, and the rest would break exports. Tab, line feed and carriage return are left alone.
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+
+
+class RegistryForm(FlaskForm):
+    """Base of the registry's forms: refuses text with control characters, field by field."""
+
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        for field in self:
+            if isinstance(field.data, str) and CONTROL_CHARACTERS.search(field.data):
+                field.errors = list(field.errors) + [
+                    _l("This contains invisible control characters. Type it again without them.")]
+                valid = False
+        return valid
+
+
+class OpenedVersion:
+    """Validator for the hidden version of an edit form: the version the form was opened on, a whole
+    number from 1 to the record's current version. Without a usable one a save could not be merged
+    with what others changed meanwhile and would silently overwrite it, so it is refused."""
+
+    def __init__(self, current: int):
+        self.current = current
+
+    def __call__(self, form, field):
+        text = (field.data or "").strip()
+        if not (re.fullmatch(r"[0-9]{1,9}", text) and 1 <= int(text) <= self.current):
+            raise ValidationError(_l("This form does not say which version of the record it was opened on. "
+                                     "Open the record again and redo your change."))
+
+
+class VersionedForm(RegistryForm):
     # The record version the form was opened on: saving against a newer one is merged field by field.
     version = HiddenField()
     known_on = known_on_field()
@@ -50,9 +87,15 @@ class HouseForm(VersionedForm):
     rental_registered = BooleanField(_l("Rental registered (租赁备案)"))
     rental_record_no = StringField(_l("Rental registration number"), validators=[Optional(), Length(max=32)])
 
-    def validate_rental_record_no(self, field):
-        if self.rental_registered.data and not field.data:
-            raise ValidationError(_l("Enter the rental registration number, or untick 'Rental registered'."))
+    def validate(self, extra_validators=None) -> bool:
+        valid = super().validate(extra_validators)
+        # Checked here, not in an inline validate_rental_record_no: Optional() ends the field's chain
+        # when it is empty, which is exactly the case to catch.
+        if self.rental_registered.data and not (self.rental_record_no.data or "").strip():
+            self.rental_record_no.errors = list(self.rental_record_no.errors) + [
+                _l("Enter the rental registration number, or untick 'Rental registered'.")]
+            valid = False
+        return valid
 
 
 class PersonForm(VersionedForm):
@@ -76,13 +119,18 @@ class PersonForm(VersionedForm):
     relation = CodeSelect(_l("Relation to the householder"), codes.RELATION, validators=[Optional()])
     room = StringField(_l("Room"), validators=[Optional(), Length(max=32)])
     move_in_date = DateField(_l("Moved in on"), validators=[Optional(), not_future])
-    move_in_reason = SelectField(_l("Reason for living here"), choices=_choices(MOVE_IN_REASONS, REASON_LABELS))
-    away_duration = SelectField(_l("Time away from the registration place"), choices=_choices(AWAY_DURATIONS, AWAY_LABELS))
+    move_in_reason = SelectField(_l("Reason for living here"), choices=_choices(MOVE_IN_REASONS, REASON_LABELS), default="")
+    away_duration = SelectField(_l("Time away from the registration place"), choices=_choices(AWAY_DURATIONS, AWAY_LABELS),
+                                default="")
+    employer_id = SelectField(_l("Employer"), coerce=lambda v: int(v) if v not in (None, "", "None") else None,
+                              choices=[], description=_l("An organisation registered in your villages, if they work at one."))
 
-    def setup(self, lang: str, police: bool):
-        """Choices depend on the UI language and on the role: only police register people from abroad."""
+    def setup(self, lang: str, police: bool, employers=()):
+        """Choices depend on the UI language and on the role: only police register people from abroad.
+        `employers` are (id, name) of the open organisations the editor may see."""
         for field in (self.id_type, self.sex, self.ethnicity, self.hukou_type, self.relation):
             field.localise(lang)
+        self.employer_id.choices = options(employers)
         if not police:
             self.id_type.choices = [c for c in self.id_type.choices if c.value == RESIDENT_ID]
         categories = [k for k in CATEGORY_LABELS if police or k != "abroad"]
@@ -125,7 +173,8 @@ class PersonForm(VersionedForm):
         """The person's fields, with what a resident ID number implies filled in."""
         data = {name: (getattr(self, name).data or None) for name in (
             "name", "id_type", "id_number", "sex", "birth_date", "ethnicity", "phone", "hukou_division",
-            "hukou_address", "hukou_type", "category", "move_in_date", "move_in_reason", "away_duration")}
+            "hukou_address", "hukou_type", "category", "move_in_date", "move_in_reason", "away_duration",
+            "employer_id")}
         data["nationality"] = (self.nationality.data or "").upper() or None
         if data["id_type"] == RESIDENT_ID:
             data["sex"] = str(identifiers.resident_id_sex(data["id_number"]))
@@ -135,7 +184,7 @@ class PersonForm(VersionedForm):
         return data
 
 
-class LeaveForm(FlaskForm):
+class LeaveForm(RegistryForm):
     version = HiddenField()
     left_date = DateField(_l("Left on"), validators=[DataRequired(_l("Enter the date they left.")), not_future])
     reason = StringField(_l("Reason"), validators=[DataRequired(_l("Say why, e.g. moved to another city.")), Length(max=128)])
@@ -156,13 +205,30 @@ class OrganisationForm(VersionedForm):
                 for name in ("name", "kind", "uscc", "legal_rep", "phone", "employee_count")}
 
 
-class CloseForm(FlaskForm):
+class CloseForm(RegistryForm):
     version = HiddenField()
     closed_date = DateField(_l("Closed on"), validators=[DataRequired(_l("Enter the date it closed.")), not_future])
 
 
-class SearchForm(FlaskForm):
+class SearchForm(RegistryForm):
     class Meta:
         csrf = False  # a GET search changes nothing
 
     q = StringField(_l("Address or door code"), validators=[Optional(), Length(max=64)])
+
+
+def _labels(*form_classes) -> dict:
+    out = {}
+    for cls in form_classes:
+        for name, value in inspect.getmembers(cls):
+            if isinstance(value, UnboundField) and value.args:
+                out.setdefault(name, value.args[0])
+    return out
+
+
+# What each field a Change names is called on screen (a change lists the fields it touched).
+CHANGE_FIELD_LABELS = {
+    **_labels(PersonForm, HouseForm, OrganisationForm),
+    "house_id": _l("Address"), "status": _l("Status"), "left_date": _l("Left on"), "left_reason": _l("Reason"),
+    "closed_date": _l("Closed on"), "collected_at": _l("Registered at the door"),
+}

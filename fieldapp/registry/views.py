@@ -4,18 +4,18 @@ from __future__ import annotations
 from flask import Blueprint, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import func, or_, select
+from sqlalchemy import and_, func, or_, select
 
 from .. import records, scope
 from ..accounts import audit
 from ..extensions import db
 from ..i18n import ui_lang
 from ..models import Change, House, Organisation, Person, VillageCounter
-from ..rules.address import normalise_query
+from ..rules.address import normalise_query, parse_group_number
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
-from .forms import (CATEGORY_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
-                    OrganisationForm, PersonForm, SearchForm)
+from .forms import (CATEGORY_LABELS, CHANGE_FIELD_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
+                    OpenedVersion, OrganisationForm, PersonForm, SearchForm)
 
 bp = Blueprint("registry", __name__)
 
@@ -32,7 +32,15 @@ def _actor(form=None) -> records.Actor:
 
 
 def _base_version(form) -> int | None:
-    return int(form.version.data) if (form.version.data or "").isdigit() else None
+    text = (form.version.data or "").strip()
+    return int(text) if text.isascii() and text.isdigit() else None
+
+
+def _editing(form, record):
+    """An edit form must carry the version it was opened on (validated by OpenedVersion): a missing or
+    damaged one is refused with a message instead of silently overwriting what others saved."""
+    form.version.validators = [OpenedVersion(record.version)]
+    return form
 
 
 def _conflict(form, error: records.Conflict) -> None:
@@ -61,22 +69,30 @@ def villages():
     return render_template("registry/villages.html", villages=visible, counters=counters)
 
 
+MAX_PAGE = 100_000
+
+
 @bp.get("/villages/<int:village_id>/houses")
 @scope.require("registry.read")
 def houses(village_id):
     village = scope.village_or_404(current_user, village_id)
     form = SearchForm(request.args)
     query = scope.houses(current_user).where(House.village_id == village.id)
-    text = (form.q.data or "").strip() if form.validate() else ""
+    text = ""
+    if form.validate():
+        text = (form.q.data or "").strip()
+    else:
+        flash(_("The search was not run: %(problem)s", problem=" ".join(str(e) for e in form.q.errors)), "error")
     if text:
         code = normalise_door_code(text)
         if is_valid_door_code(code):
             house = db.session.scalar(scope.houses(current_user).where(House.door_code == code))
             if house is not None:
                 return redirect(url_for(".house", house_id=house.id))
-        query = query.where(or_(House.address_key.contains(normalise_query(text), autoescape=True),
-                                House.door_code == code))
-    page = db.paginate(query.order_by(House.address_key, House.id), per_page=current_app.config["PAGE_SIZE"],
+        query = query.where(_address_match(text, code))
+    # Clamped: a page number beyond any real page must not overflow the database's OFFSET.
+    page_no = min(max(request.args.get("page", 1, type=int), 1), MAX_PAGE)
+    page = db.paginate(query.order_by(*NATURAL_ORDER), page=page_no, per_page=current_app.config["PAGE_SIZE"],
                        error_out=False)
     counts = _living_counts([h.id for h in page.items])
     return render_template("registry/houses.html", village=village, page=page, form=form, q=text, counts=counts)
@@ -90,18 +106,33 @@ def _living_counts(house_ids) -> dict[int, int]:
     return dict(db.session.execute(query).all())
 
 
+# Group and door numbers are digit strings: ordering by length first sorts 2组 before 10组.
+NATURAL_ORDER = (House.road, House.lane, func.length(House.group_name), House.group_name,
+                 func.length(House.number), House.number, House.room, House.id)
+
+
+def _address_match(text: str, code: str):
+    """Exact group/number for "3组27号"-shaped input (rules.address), else a substring of the address
+    or the start of a door code (people type the first few characters they read off the door)."""
+    parts = parse_group_number(text)
+    if parts is not None:
+        return and_(*(getattr(House, name) == value for name, value in parts.items() if value is not None))
+    by_address = House.address_key.contains(normalise_query(text), autoescape=True)
+    return or_(by_address, House.door_code.startswith(code, autoescape=True)) if len(code) >= 3 else by_address
+
+
 @bp.get("/find")
 @scope.require("registry.read")
 def find():
-    """Door code typed anywhere: open the house if it is in scope; otherwise say so, keeping the input."""
+    """Door code typed anywhere: open the house if it is in scope; otherwise say why, naming the code."""
     code = normalise_door_code(request.args.get("code", ""))
     if not is_valid_door_code(code):
         flash(_("That is not a door code: it has 8 characters, as printed under the QR code. Check it."), "error")
-        return redirect(request.referrer or url_for(".villages"))
+        return redirect(url_for(".villages"), 303)
     house = db.session.scalar(scope.houses(current_user).where(House.door_code == code))
     if house is None:
         flash(_("No house in your villages has door code %(code)s.", code=code), "error")
-        return redirect(url_for(".villages")), 303
+        return redirect(url_for(".villages"), 303)
     return redirect(url_for(".house", house_id=house.id))
 
 
@@ -138,6 +169,8 @@ def _house_data(form) -> dict:
 def _form_page(template, form, **context):
     """Re-show a form; 422 when it was posted with errors, so clients and tests can tell."""
     status = 422 if request.method == "POST" else 200
+    for message in getattr(getattr(form, "version", None), "errors", ()):
+        flash(message, "error")  # the version field is hidden: say it at the top of the page
     return render_template(template, form=form, **context), status
 
 
@@ -145,9 +178,10 @@ def _form_page(template, form, **context):
 @scope.require("registry.write")
 def edit_house(house_id):
     house = scope.house_or_404(current_user, house_id)
-    form = HouseForm(obj=house)
+    form = _editing(HouseForm(obj=house), house)
     if request.method == "GET":
         form.version.data = str(house.version)
+        _audit_full_numbers("house", house.id)
     if form.validate_on_submit():
         try:
             records.update_house(_actor(form), house, _house_data(form), _base_version(form))
@@ -166,19 +200,26 @@ def edit_house(house_id):
 def new_person(house_id):
     house = scope.house_or_404(current_user, house_id)
     form = PersonForm()
-    form.setup(ui_lang(), can(current_user.role, "registry.police_only"))
+    form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
     if form.validate_on_submit():
         data = form.record_data()
         existing = records.find_person(data["id_type"], data["id_number"])
         if existing is not None and not scope.may_see_person(current_user, existing):
             form.id_number.errors = [_("This document is registered to a record only the community police may change. Ask them to register this person.")]
         else:
-            person, moved = records.add_person(_actor(form), house, data, form.relation.data or None,
-                                               form.room.data or None)
-            db.session.commit()
-            flash(_("This person was already registered elsewhere and has been moved to this house; their history is kept.")
-                  if moved else _("Person registered."), "success")
-            return redirect(url_for(".house", house_id=house.id), 303)
+            try:
+                _person, outcome = records.add_person(_actor(form), house, data, form.relation.data or None,
+                                                      form.room.data or None)
+            except records.DateOrder as error:
+                db.session.rollback()
+                form.move_in_date.errors = [_("They have lived at their current address since %(date)s: the move-in date cannot be earlier.",
+                                              date=error.not_before.isoformat())]
+            else:
+                db.session.commit()
+                flash({"new": _("Person registered."), "updated": _("Person saved."),
+                       "moved": _("This person was already registered elsewhere and has been moved to this house; their history is kept.")}[outcome],
+                      "success")
+                return redirect(url_for(".house", house_id=house.id), 303)
     return _form_page("registry/person_form.html", form, house=house, person=None)
 
 
@@ -192,8 +233,26 @@ def person(person_id):
 def _person_page(person, revealed: bool):
     changes = list(db.session.scalars(select(Change).where(Change.entity == "person", Change.entity_id == person.id)
                                       .order_by(Change.id.desc()).limit(50)))
+    visible = {v.id for v in scope.villages(current_user)}  # past addresses elsewhere show the village only
     return render_template("registry/person.html", person=person, revealed=revealed, changes=changes,
-                           can_write=can(current_user.role, "registry.write"))
+                           can_write=can(current_user.role, "registry.write"), visible_villages=visible,
+                           FIELD_LABELS=CHANGE_FIELD_LABELS)
+
+
+def _employers() -> list[tuple[int, str]]:
+    """Open organisations the editor may see: what a person's employer may be chosen from."""
+    rows = db.session.execute(scope.organisations(current_user).where(Organisation.status == "open")
+                              .with_only_columns(Organisation.id, Organisation.name).order_by(Organisation.name))
+    return [tuple(row) for row in rows]
+
+
+def _audit_full_numbers(entity: str, record_id: int) -> None:
+    """Edit forms show full document and phone numbers: opening one is logged like a reveal."""
+    # End the read transaction first: on SQLite a GET reads in a deferred transaction, and a write
+    # begun in a fresh one waits for the lock instead of failing on a stale snapshot.
+    db.session.commit()
+    audit(current_user.id, "reveal_identifier", f"{entity}:{record_id}", "edit form")
+    db.session.commit()
 
 
 @bp.post("/people/<int:person_id>/reveal")
@@ -210,10 +269,11 @@ def reveal(person_id):
 @scope.require("registry.write")
 def edit_person(person_id):
     person = scope.person_or_404(current_user, person_id)
-    form = PersonForm(obj=person)
-    form.setup(ui_lang(), can(current_user.role, "registry.police_only"))
+    form = _editing(PersonForm(obj=person), person)
+    form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
     if request.method == "GET":
         form.version.data = str(person.version)
+        _audit_full_numbers("person", person.id)
     if form.validate_on_submit():
         data = form.record_data()
         other = records.find_person(data["id_type"], data["id_number"])
@@ -239,10 +299,10 @@ def leave(person_id):
     if person.status == "left":
         flash(_("This person is already marked as left."), "info")
         return redirect(url_for(".person", person_id=person.id), 303)
-    form = LeaveForm()
+    form = _editing(LeaveForm(), person)
     if request.method == "GET":
         form.version.data = str(person.version)
-    if form.validate_on_submit():
+    if form.validate_on_submit() and _left_after_moving_in(form, person):
         try:
             records.mark_left(_actor(), person, form.left_date.data, form.reason.data, _base_version(form))
         except records.Conflict as error:
@@ -253,6 +313,16 @@ def leave(person_id):
             flash(_("Marked as left. The record and its history are kept."), "success")
             return redirect(url_for(".house", house_id=person.house_id), 303)
     return _form_page("registry/leave_form.html", form, person=person)
+
+
+def _left_after_moving_in(form, person) -> bool:
+    """Nobody leaves before they moved in: the residence would end before it began."""
+    since = next((r.from_date for r in person.residences if r.to_date is None), None) or person.move_in_date
+    if since is not None and form.left_date.data < since:
+        form.left_date.errors = list(form.left_date.errors) + [
+            _("They moved in on %(date)s: the date they left cannot be earlier.", date=since.isoformat())]
+        return False
+    return True
 
 
 @bp.route("/houses/<int:house_id>/organisations/new", methods=["GET", "POST"])
@@ -283,7 +353,7 @@ def _uscc_free(form, org) -> bool:
 @scope.require("registry.write")
 def edit_organisation(org_id):
     org = scope.organisation_or_404(current_user, org_id)
-    form = OrganisationForm(obj=org)
+    form = _editing(OrganisationForm(obj=org), org)
     if request.method == "GET":
         form.version.data = str(org.version)
     if form.validate_on_submit() and _uscc_free(form, org):
@@ -305,7 +375,7 @@ def close_organisation(org_id):
     org = scope.organisation_or_404(current_user, org_id)
     if org.status == "closed":
         abort(409)
-    form = CloseForm()
+    form = _editing(CloseForm(), org)
     if request.method == "GET":
         form.version.data = str(org.version)
     if form.validate_on_submit():

@@ -16,9 +16,8 @@ from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from fractions import Fraction
-from typing import Union
 
-Share = Union[Decimal, float, Fraction, int]
+Share = Decimal | float | Fraction | int
 
 STATUS_DONE = "done"
 STATUS_ON_TRACK = "on_track"

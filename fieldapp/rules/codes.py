@@ -9,7 +9,7 @@ width, so ``name(SEX, resident_id_sex(n))`` works.
 
 from __future__ import annotations
 
-from typing import Iterator
+from collections.abc import Iterator
 
 __all__ = [
     "CodeTable", "SEX", "ETHNICITY", "RELATION", "HUKOU_TYPE", "ID_TYPE",

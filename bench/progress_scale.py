@@ -1,0 +1,107 @@
+"""Progress figures at scale: the supervisor page's data with N people and M houses.
+
+Builds a scratch database (SQLite by default, or --url for PostgreSQL) through the migrations,
+fills it with synthetic rows using plain executemany, keeps the counters consistent with
+records.recount(), then times progress.data.overview() (what the page calls: maintained counters)
+against the naive alternative (COUNT(*) ... GROUP BY village over the people table).
+
+    .venv/bin/python bench/progress_scale.py                 # 1,000,000 people, 300,000 houses
+    .venv/bin/python bench/progress_scale.py --people 100000 --url postgresql+psycopg://postgres@127.0.0.1/bench
+"""
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+from flask_migrate import upgrade
+from sqlalchemy import func, insert, select, text
+
+from fieldapp import MIGRATIONS, create_app, records
+from fieldapp.extensions import db
+from fieldapp.models import House, Person, Town, Village
+from fieldapp.progress.data import overview
+
+BATCH = 20_000
+
+
+def fill(people: int, houses: int, villages: int = 28) -> None:
+    town = Town(code="B", name="基准镇", office="基准镇", people_quota=people, houses_quota=houses, orgs_quota=400)
+    db.session.add(town)
+    db.session.flush()
+    vs = [Village(town_id=town.id, code=f"B{i:02d}", name=f"村{i}", people_quota=people // villages,
+                  houses_quota=houses // villages, sort_order=i) for i in range(villages)]
+    db.session.add_all(vs)
+    db.session.flush()
+    vids = [v.id for v in vs]
+    for start in range(0, houses, BATCH):
+        db.session.execute(insert(House.__table__), [
+            {"uid": f"h{n}", "village_id": vids[n % villages], "door_code": f"{n:08d}", "door_token": f"t{n}",
+             "number": str(n), "address_key": f"k{n}", "rental_registered": False, "version": 1,
+             "collected_at": None if n % 3 else date(2016, 5, 1)} for n in range(start, min(start + BATCH, houses))])
+    first_house = db.session.scalar(select(func.min(House.id)))
+    for start in range(0, people, BATCH):
+        db.session.execute(insert(Person.__table__), [
+            {"uid": f"p{n}", "name": "某", "sex": "1", "id_type": "111", "id_number": f"{n:018d}", "category": "local",
+             "status": "living" if n % 10 else "left", "house_id": first_house + n % houses,
+             "village_id": vids[n % villages], "version": 1} for n in range(start, min(start + BATCH, people))])
+    records.recount()
+    db.session.commit()
+
+
+def timed(fn, runs: int) -> list[float]:
+    out = []
+    for _ in range(runs):
+        db.session.expire_all()
+        t0 = time.perf_counter()
+        fn()
+        out.append((time.perf_counter() - t0) * 1000)
+        db.session.rollback()
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--people", type=int, default=1_000_000)
+    parser.add_argument("--houses", type=int, default=300_000)
+    parser.add_argument("--url", help="database URL (default: a temporary SQLite file); it is wiped")
+    parser.add_argument("--runs", type=int, default=50)
+    args = parser.parse_args()
+    tmp = tempfile.TemporaryDirectory()
+    url = args.url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite'}"
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    with app.app_context():
+        if url.startswith("postgresql"):
+            with db.engine.begin() as conn:
+                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
+        upgrade(directory=MIGRATIONS)
+        t0 = time.perf_counter()
+        fill(args.people, args.houses)
+        load = time.perf_counter() - t0
+        town_id = db.session.scalar(select(Town.id))
+        today = date(2016, 5, 20)
+
+        def counters():
+            """What a progress request does: load the town and its villages, read the counters."""
+            town = db.session.get(Town, town_id)
+            villages = list(db.session.scalars(select(Village).where(Village.town_id == town_id)
+                                               .order_by(Village.sort_order)))
+            return overview(town, villages, today, with_total=True)
+
+        def naive():
+            return db.session.execute(select(Person.village_id, func.count()).where(Person.status == "living")
+                                      .group_by(Person.village_id)).all()
+
+        fast, slow = timed(counters, args.runs), timed(naive, max(3, args.runs // 10))
+        check = counters()
+        assert check.total.people.collected == sum(n for _v, n in naive())
+    print(f"backend {url.split(':')[0]}, {args.people:,} people, {args.houses:,} houses, load {load:.1f} s")
+    print(f"overview (counters): median {statistics.median(fast):.2f} ms, max {max(fast):.2f} ms over {len(fast)} runs")
+    print(f"naive GROUP BY count: median {statistics.median(slow):.1f} ms over {len(slow)} runs")
+
+
+if __name__ == "__main__":
+    main()

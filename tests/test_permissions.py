@@ -1,0 +1,634 @@
+"""The permission matrix over HTTP: every role (and a visitor who is not signed in) against every
+route of the app, with records in the role's own village, in another village of the same town, in
+another town, and a person from abroad (police only).
+
+MATRIX below is the table of expected answers. It is checked against app.url_map, so a new route
+(or a new method on a route) without a row makes test_matrix_covers_every_route fail.
+
+Status legend: 200 page, 302/303 redirect, 403 the role lacks the permission, 404 the record is
+outside the role's scope (the same answer as a record that does not exist), 405 method not allowed,
+409 already done, 422 form re-shown with errors, LOGIN = 302 to /login (not signed in).
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date, timedelta
+
+import pytest
+from flask import url_for
+from sqlalchemy import func, select
+
+from fieldapp import accounts, records
+from fieldapp.extensions import db
+from fieldapp.models import (Account, AuditEvent, Change, House, Organisation, Person, Residence, Town,
+                             Village, VillageCounter)
+from fieldapp.rules.identifiers import mask_id
+from fieldapp.rules.permissions import ROLES, is_town_wide
+
+from .builders import make_account, make_house, make_person, make_town, resident_id
+
+LOGIN = "login"  # 302 to the sign-in page
+COLUMNS = ROLES + ("anon",)
+assert ROLES == ("admin", "supervisor", "village_head", "reviewer", "collector", "police", "informant"), \
+    "ROLES changed: update the columns of MATRIX"
+
+# Targets: "own" = a record in the account's village (東村, the only village on a village-level ID;
+# for the town-wide roles it is simply a village of their town); "west" = another village of the
+# same town; "town2" = a village of another town; "abroad" = a person from abroad living in the own
+# village (police only); "-" = the route takes no record.
+#
+#  endpoint                          method  target      admin  super  vhead  review collect police inform anon
+MATRIX = [
+    ("static",                       "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("auth.login",                   "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("auth.activate",                "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("auth.home",                    "GET",  "-",       (302,   302,   302,   302,   302,    302,   200,   LOGIN)),
+    ("registry.villages",            "GET",  "-",       (403,   200,   302,   302,   302,    302,   403,   LOGIN)),
+    ("registry.houses",              "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("registry.houses",              "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.houses",              "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.find",                "GET",  "own",     (403,   302,   302,   302,   302,    302,   403,   LOGIN)),
+    ("registry.find",                "GET",  "west",    (403,   302,   303,   303,   303,    303,   403,   LOGIN)),
+    ("registry.find",                "GET",  "town2",   (403,   303,   303,   303,   303,    303,   403,   LOGIN)),
+    ("registry.house",               "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("registry.house",               "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.house",               "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_house",           "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.new_house",           "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_house",           "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_house",          "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.edit_house",          "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_house",          "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_person",          "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.new_person",          "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_person",          "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.person",              "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("registry.person",              "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.person",              "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.person",              "GET",  "abroad",  (403,   404,   404,   404,   404,    200,   403,   LOGIN)),
+    ("registry.reveal",              "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("registry.edit_person",         "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.edit_person",         "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_person",         "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_person",         "GET",  "abroad",  (403,   403,   403,   404,   404,    200,   403,   LOGIN)),
+    ("registry.leave",               "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.leave",               "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.leave",               "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.leave",               "GET",  "abroad",  (403,   403,   403,   404,   404,    200,   403,   LOGIN)),
+    ("registry.new_organisation",    "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.new_organisation",    "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_organisation",    "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_organisation",   "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.edit_organisation",   "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_organisation",   "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.close_organisation",  "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
+    ("registry.close_organisation",  "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.close_organisation",  "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("progress.overview",            "GET",  "-",       (200,   200,   200,   200,   403,    403,   403,   LOGIN)),
+    ("admin.accounts_page",          "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.issue",                  "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.revoke",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    # POST: a valid submission, so every "yes" below really writes and every "no" writes nothing.
+    ("auth.login",                   "POST", "-",       (422,   422,   422,   422,   422,    422,   422,   422)),
+    ("auth.activate",                "POST", "-",       (422,   422,   422,   422,   422,    422,   422,   422)),
+    ("auth.language",                "POST", "-",       (303,   303,   303,   303,   303,    303,   303,   303)),
+    ("registry.new_house",           "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.new_house",           "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_house",           "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_house",          "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.edit_house",          "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_house",          "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_person",          "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.new_person",          "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_person",          "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.reveal",              "POST", "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("registry.reveal",              "POST", "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.reveal",              "POST", "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("registry.reveal",              "POST", "abroad",  (403,   404,   404,   404,   404,    200,   403,   LOGIN)),
+    ("registry.edit_person",         "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.edit_person",         "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_person",         "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_person",         "POST", "abroad",  (403,   403,   403,   404,   404,    303,   403,   LOGIN)),
+    ("registry.leave",               "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.leave",               "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.leave",               "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.leave",               "POST", "abroad",  (403,   403,   403,   404,   404,    303,   403,   LOGIN)),
+    ("registry.new_organisation",    "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.new_organisation",    "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.new_organisation",    "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_organisation",   "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.edit_organisation",   "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.edit_organisation",   "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.close_organisation",  "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("registry.close_organisation",  "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("registry.close_organisation",  "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("admin.issue",                  "POST", "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.reissue_activation",     "POST", "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.reissue_activation",     "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.revoke",                 "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("admin.revoke",                 "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auth.logout",                  "POST", "-",       (303,   303,   303,   303,   303,    303,   303,   LOGIN)),
+]
+
+# Successful POSTs to these change nothing in the database (session cookie only).
+NO_DB_WRITE = {"auth.login", "auth.activate", "auth.language", "auth.logout"}
+
+# Names of records the account must not see anywhere outside their 200 pages.
+SECRET_NAMES = {"west": "西村李四", "town2": "外镇王五", "abroad": "境外约翰"}
+
+
+# --- builders local to this file ---------------------------------------------------------------
+
+def make_other_town() -> tuple[Town, Village]:
+    """A second town with one village: town-wide roles of the first town must not see into it."""
+    town = Town(code="T2", name="外镇", office="外镇人民政府", people_quota=100, houses_quota=40, orgs_quota=10)
+    village = Village(town=town, code="Z1", name="远村", people_quota=100, houses_quota=40, sort_order=1)
+    db.session.add_all([town, village])
+    db.session.flush()
+    records.ensure_counters([village.id])
+    db.session.commit()
+    return town, village
+
+
+def make_org(house, name: str, **fields) -> Organisation:
+    org = records.add_organisation(records.Actor(None, "import"), house,
+                                   {"name": name, "kind": "shop", **fields})
+    db.session.commit()
+    return org
+
+
+def make_abroad_person(house, name: str) -> Person:
+    return make_person(house, name=name, id_type="414", id_number=f"E{resident_id()[-8:]}",
+                       sex="1", birth_date=date(1980, 5, 1), category="abroad", nationality="USA",
+                       move_in_reason="work", ethnicity=None, hukou_type=None)
+
+
+@dataclass
+class Target:
+    village: int
+    house: int
+    code: str = ""
+    person: int | None = None
+    person_id_number: str = ""
+    leaver: int | None = None
+    org: int | None = None
+    closer: int | None = None
+    account: int | None = None
+
+
+@dataclass
+class World:
+    roles: dict = field(default_factory=dict)  # role -> collection_id
+    ids: dict = field(default_factory=dict)  # role -> account id
+    targets: dict = field(default_factory=dict)
+
+
+def build_world() -> World:
+    town, (east, west) = make_town()
+    town2, far = make_other_town()
+    world = World()
+    for role in ROLES:
+        account = make_account(town, role, [] if is_town_wide(role) else [east])
+        world.roles[role], world.ids[role] = account.collection_id, account.id
+    victim = make_account(town, "collector", [east])  # the admin's revoke / new activation code target
+    stranger = make_account(town2, "collector", [far])  # an account of another town
+    names = {"own": "东村张三", **SECRET_NAMES}
+    for key, village in (("own", east), ("west", west), ("town2", far)):
+        house = make_house(village, number="1", group="1", collected=True)
+        person = make_person(house, name=names[key], phone="13812345678")
+        leaver = make_person(house, name=names[key] + "搬")
+        org = make_org(house, names[key] + "商店")
+        closer = make_org(house, names[key] + "工厂")
+        world.targets[key] = Target(village=village.id, house=house.id, code=house.door_code, person=person.id,
+                                    person_id_number=person.id_number, leaver=leaver.id, org=org.id,
+                                    closer=closer.id)
+    world.targets["own"].account = victim.id
+    world.targets["town2"].account = stranger.id
+    own_house = db.session.get(House, world.targets["own"].house)
+    abroad = make_abroad_person(own_house, names["abroad"])
+    abroad_leaver = make_abroad_person(own_house, names["abroad"] + "搬")
+    world.targets["abroad"] = Target(village=east.id, house=own_house.id, code=own_house.door_code,
+                                     person=abroad.id, person_id_number=abroad.id_number, leaver=abroad_leaver.id)
+    world.targets["-"] = world.targets["own"]
+    db.session.commit()  # end the read transaction: only plain ids leave this function
+    return world
+
+
+# --- helpers ---------------------------------------------------------------------------------
+
+def send(client, method: str, url: str, data: dict | None = None):
+    """One request, with the test's own session idle so the app can take the write lock."""
+    db.session.rollback()
+    return client.open(url, method=method, data=data)
+
+
+AUDIT = 6  # position of the audit-event count in snapshot()
+AUDITED_GETS = {"registry.edit_house", "registry.edit_person"}
+
+
+def snapshot() -> tuple:
+    """Everything a request could write: counts, versions, counters, accounts, audit trail."""
+    def scalar(stmt):
+        return db.session.scalar(stmt) or 0
+    state = (
+        scalar(select(func.count(Change.id))), scalar(select(func.count(Person.id))),
+        scalar(select(func.count(House.id))), scalar(select(func.count(Organisation.id))),
+        scalar(select(func.count(Residence.id))), scalar(select(func.count(Account.id))),
+        scalar(select(func.count(AuditEvent.id))), scalar(select(func.sum(House.version))),
+        scalar(select(func.sum(Person.version))), scalar(select(func.sum(Organisation.version))),
+        scalar(select(func.sum(VillageCounter.people))), scalar(select(func.sum(VillageCounter.houses))),
+        scalar(select(func.sum(VillageCounter.orgs))),
+        scalar(select(func.count(Account.id)).where(Account.revoked_at.is_not(None))),
+        scalar(select(func.sum(Account.session_version))),
+    )
+    db.session.rollback()
+    return state
+
+
+def version_of(model, record_id) -> str:
+    value = db.session.scalar(select(model.version).where(model.id == record_id))
+    db.session.rollback()
+    return str(value)
+
+
+def url_args(endpoint: str, target: Target) -> dict:
+    args = {
+        "static": {"filename": "css/app.css"},
+        "auth.language": {"code": "en"},
+        "registry.houses": {"village_id": target.village},
+        "registry.new_house": {"village_id": target.village},
+        "registry.find": {"code": target.code.lower()[:4] + "-" + target.code.lower()[4:]},
+        "registry.house": {"house_id": target.house},
+        "registry.edit_house": {"house_id": target.house},
+        "registry.new_person": {"house_id": target.house},
+        "registry.new_organisation": {"house_id": target.house},
+        "registry.person": {"person_id": target.person},
+        "registry.reveal": {"person_id": target.person},
+        "registry.edit_person": {"person_id": target.person},
+        "registry.leave": {"person_id": target.leaver},
+        "registry.edit_organisation": {"org_id": target.org},
+        "registry.close_organisation": {"org_id": target.closer},
+        "admin.reissue_activation": {"account_id": target.account},
+        "admin.revoke": {"account_id": target.account},
+    }
+    return args.get(endpoint, {})
+
+
+def post_data(endpoint: str, target: Target) -> dict:
+    today = date.today().isoformat()
+    if endpoint == "registry.new_house":
+        return {"group_name": "9", "number": "88", "use": "owner", "known_on": today}
+    if endpoint == "registry.edit_house":
+        return {"group_name": "1", "number": "1", "use": "rented", "known_on": today,
+                "version": version_of(House, target.house)}
+    if endpoint == "registry.new_person":
+        return {"name": "新来的", "id_type": "111", "id_number": resident_id(), "category": "local",
+                "ethnicity": "01", "hukou_type": "1", "relation": "", "move_in_reason": "", "away_duration": "",
+                "known_on": today}
+    if endpoint == "registry.edit_person":
+        version = version_of(Person, target.person)
+        if target.person_id_number.startswith("E"):
+            return {"name": "境外改名", "id_type": "414", "id_number": target.person_id_number,
+                    "sex": "1", "birth_date": "1980-05-01", "category": "abroad", "nationality": "USA",
+                    "move_in_reason": "work", "away_duration": "", "known_on": today, "version": version}
+        return {"name": "改了名字", "id_type": "111", "id_number": target.person_id_number, "category": "local",
+                "ethnicity": "01", "hukou_type": "1", "move_in_reason": "", "away_duration": "",
+                "known_on": today, "version": version}
+    if endpoint == "registry.leave":
+        return {"left_date": today, "reason": "搬到县城", "version": version_of(Person, target.leaver)}
+    if endpoint == "registry.new_organisation":
+        return {"name": "新开的店", "kind": "shop", "known_on": today}
+    if endpoint == "registry.edit_organisation":
+        return {"name": "改名的店", "kind": "shop", "known_on": today,
+                "version": version_of(Organisation, target.org)}
+    if endpoint == "registry.close_organisation":
+        return {"closed_date": today, "version": version_of(Organisation, target.closer)}
+    if endpoint == "admin.issue":
+        return {"name": "新发证", "role": "supervisor"}
+    if endpoint == "admin.revoke":
+        return {"reason": "证件遗失"}
+    return {}
+
+
+def build_url(app, endpoint: str, target: Target) -> str:
+    with app.test_request_context():
+        return url_for(endpoint, **url_args(endpoint, target))
+
+
+# --- the matrix --------------------------------------------------------------------------------
+
+def test_matrix_covers_every_route(app):
+    """Every (endpoint, GET/POST) the app serves has a row, and every row names a real route."""
+    served = set()
+    for rule in app.url_map.iter_rules():
+        for method in ("GET", "POST"):
+            if method in rule.methods:
+                served.add((rule.endpoint, method))
+    listed = {(endpoint, method) for endpoint, method, _t, expected in MATRIX
+              if not (isinstance(expected[0], int) and expected[0] == 405)}
+    assert served - listed == set(), "routes without a permission-matrix row"
+    assert listed - served == set(), "matrix rows for routes the app does not serve"
+    # Rows listed as 405 really are routes that do not serve that method.
+    for endpoint, method, _t, expected in MATRIX:
+        assert len(expected) == len(COLUMNS), endpoint
+        if expected[0] == 405:
+            assert (endpoint, method) not in served
+            assert any(endpoint == e for e, _m in served)
+
+
+@pytest.mark.parametrize("who", COLUMNS)
+def test_permission_matrix(ctx, app, login, who):
+    world = build_world()
+    column = COLUMNS.index(who)
+
+    def signed_in_client():
+        if who == "anon":
+            return app.test_client()
+        return login(db.session.get(Account, world.ids[who]))
+
+    client = signed_in_client()
+    failures = []
+    for endpoint, method, target_key, expected in MATRIX:
+        target = world.targets[target_key]
+        want = expected[column]
+        url = build_url(app, endpoint, target)
+        data = post_data(endpoint, target) if method == "POST" else None
+        # Signing out ends the session: give it its own client so later rows keep theirs.
+        this = signed_in_client() if endpoint == "auth.logout" else client
+        before = snapshot()
+        response = send(this, method, url, data)
+        after = snapshot()
+        got = response.status_code
+        where = f"{method} {url} ({endpoint}, {target_key})"
+        if want == LOGIN:
+            if got != 302 or not response.headers.get("Location", "").startswith("/login"):
+                failures.append(f"{where}: expected redirect to /login, got {got} {response.headers.get('Location')}")
+        elif got != want:
+            failures.append(f"{where}: expected {want}, got {got}")
+        should_write = method == "POST" and want in (200, 303) and endpoint not in NO_DB_WRITE
+        if should_write and after == before:
+            failures.append(f"{where}: answered {got} but wrote nothing")
+        audits_only = endpoint in AUDITED_GETS and got == 200
+        if audits_only:
+            # Edit forms show full numbers, so opening one writes one audit event and nothing else.
+            expected_after = before[:AUDIT] + (before[AUDIT] + 1,) + before[AUDIT + 1:]
+            if after != expected_after:
+                failures.append(f"{where}: expected exactly one audit event, got {before} -> {after}")
+        elif not should_write and after != before:
+            failures.append(f"{where}: answered {got} and wrote to the database: {before} -> {after}")
+        body = response.get_data(as_text=True)
+        for key, secret in SECRET_NAMES.items():
+            if secret in body and not may_see(who, key):
+                failures.append(f"{where}: page shows {secret!r}, a record outside the scope of {who}")
+    assert not failures, "\n".join(failures)
+
+
+def may_see(who: str, key: str) -> bool:
+    """Whether `who` may see the records of target `key` (so their names may appear on a page)."""
+    return (key == "west" and who == "supervisor") or (key == "abroad" and who == "police")
+
+
+def test_admin_sees_own_town_accounts_but_no_personal_records(ctx, app, login):
+    world = build_world()
+    admin = login(db.session.get(Account, world.ids["admin"]))
+    page = send(admin, "GET", "/admin/accounts").get_data(as_text=True)
+    for cid in world.roles.values():
+        assert cid in page
+    stranger = db.session.get(Account, world.targets["town2"].account).collection_id
+    assert stranger not in page  # another town's IDs are not listed
+    for key in ("own", "west", "town2", "abroad"):
+        person = db.session.get(Person, world.targets[key].person)
+        for shown in (person.name, person.id_number, mask_id(person.id_number)):
+            assert shown not in page
+    db.session.rollback()
+    for url in ("/villages", f"/houses/{world.targets['own'].house}", f"/people/{world.targets['own'].person}"):
+        assert send(admin, "GET", url).status_code == 403
+
+
+# --- people from abroad ------------------------------------------------------------------------
+
+@pytest.mark.parametrize("role", ["supervisor", "village_head", "reviewer", "collector", "police"])
+def test_person_from_abroad_is_police_only_also_in_lists(ctx, login, role):
+    town, (east, _west) = make_town()
+    account = make_account(town, role, [] if is_town_wide(role) else [east])
+    house = make_house(east, collected=True)
+    local = make_person(house, name="本地人")
+    abroad = make_abroad_person(house, "境外约翰")
+    house_id, abroad_id, passport, village_id = house.id, abroad.id, abroad.id_number, east.id
+    assert local.id
+    client = login(account)
+    police = role == "police"
+
+    page = send(client, "GET", f"/houses/{house_id}")
+    assert page.status_code == 200
+    text = page.get_data(as_text=True)
+    assert "本地人" in text
+    assert ("境外约翰" in text) is police
+    assert (mask_id(passport) in text) is police
+    assert (f"/people/{abroad_id}" in text) is police
+
+    listing = send(client, "GET", f"/villages/{village_id}/houses").get_data(as_text=True)
+    assert "境外约翰" not in listing
+
+    expected = 200 if police else 404
+    assert send(client, "GET", f"/people/{abroad_id}").status_code == expected
+    before = snapshot()
+    reveal = send(client, "POST", f"/people/{abroad_id}/reveal")
+    assert reveal.status_code == expected
+    assert (passport in reveal.get_data(as_text=True)) is police
+    if not police:
+        assert snapshot() == before
+
+
+def test_non_police_cannot_register_a_person_from_abroad(ctx, login):
+    """The category and the passport document type are not offered, and a forged post is refused."""
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    house = make_house(east, collected=True)
+    house_id = house.id
+    client = login(collector)
+    form = send(client, "GET", f"/houses/{house_id}/people/new").get_data(as_text=True)
+    assert 'value="abroad"' not in form
+    assert 'value="414"' not in form
+    before = snapshot()
+    response = send(client, "POST", f"/houses/{house_id}/people/new", {
+        "name": "境外约翰", "id_type": "414", "id_number": "E1234567", "birth_date": "1980-05-01",
+        "category": "abroad", "nationality": "USA", "move_in_reason": "work", "away_duration": "",
+        "known_on": date.today().isoformat()})
+    assert response.status_code == 422
+    assert snapshot() == before
+
+
+def test_document_of_a_police_only_person_is_refused_to_others(ctx, login):
+    """A collector typing the resident-ID number of a police-only record gets a message, not a move."""
+    town, (east, west) = make_town()
+    collector = make_account(town, "collector", [east])
+    house = make_house(east, collected=True)
+    other = make_house(west, collected=True)
+    hidden = make_person(other, name="境外约翰", category="abroad", nationality="HKG", move_in_reason="work")
+    house_id, hidden_id, number = house.id, hidden.id, hidden.id_number
+    client = login(collector)
+    before = snapshot()
+    response = send(client, "POST", f"/houses/{house_id}/people/new", {
+        "name": "某人", "id_type": "111", "id_number": number, "category": "local", "ethnicity": "01",
+        "hukou_type": "1", "move_in_reason": "", "away_duration": "", "known_on": date.today().isoformat()})
+    assert response.status_code == 422
+    assert 'aria-invalid="true"' in response.get_data(as_text=True)
+    assert snapshot() == before
+    assert db.session.get(Person, hidden_id).house_id == other.id
+
+
+def test_changes_of_a_person_registered_from_abroad_are_police_only(ctx, login):
+    town, (east, _west) = make_town()
+    police = make_account(town, "police", [east])
+    house = make_house(east, collected=True)
+    house_id = house.id
+    client = login(police)
+    response = send(client, "POST", f"/houses/{house_id}/people/new", {
+        "name": "境外约翰", "id_type": "414", "id_number": "E7654321", "sex": "1", "birth_date": "1980-05-01",
+        "category": "abroad", "nationality": "usa", "ethnicity": "", "hukou_type": "", "relation": "",
+        "move_in_reason": "work", "away_duration": "", "known_on": date.today().isoformat()})
+    assert response.status_code == 303
+    person = db.session.scalar(select(Person).where(Person.id_number == "E7654321"))
+    assert (person.category, person.nationality) == ("abroad", "USA")
+    rows = list(db.session.scalars(select(Change).where(Change.entity == "person", Change.entity_id == person.id)))
+    assert [(c.kind, c.police_only) for c in rows] == [("new", True)]
+
+
+def test_change_that_makes_a_person_abroad_is_police_only(ctx, login):
+    town, (east, _west) = make_town()
+    police = make_account(town, "police", [east])
+    house = make_house(east, collected=True)
+    person = make_person(house, name="陈某")
+    person_id = person.id
+    client = login(police)
+    form = {"name": "陈某", "id_type": "111", "id_number": person.id_number, "category": "abroad",
+            "nationality": "HKG", "ethnicity": "01", "hukou_type": "1", "move_in_reason": "work", "away_duration": "",
+            "known_on": date.today().isoformat(), "version": str(person.version)}
+    assert send(client, "POST", f"/people/{person_id}/edit", form).status_code == 303
+    last = db.session.scalar(select(Change).where(Change.entity == "person", Change.entity_id == person_id)
+                             .order_by(Change.id.desc()).limit(1))
+    assert last.fields["category"] == ["local", "abroad"]
+    assert last.police_only is True
+
+
+# --- masked identifiers --------------------------------------------------------------------------
+
+def test_id_number_masked_by_default_and_revealed_with_an_audit_event(ctx, login):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    house = make_house(east, collected=True)
+    number = resident_id()
+    person = make_person(house, id_number=number, phone="13812345678")
+    house_id, person_id, collector_id = house.id, person.id, collector.id
+    masked = number[:6] + "*" * 8 + number[-4:]
+    client = login(collector)
+
+    for url in (f"/houses/{house_id}", f"/people/{person_id}"):
+        text = send(client, "GET", url).get_data(as_text=True)
+        assert masked in text, url
+        assert number not in text, url
+    person_page = send(client, "GET", f"/people/{person_id}").get_data(as_text=True)
+    assert "13812345678" not in person_page
+    assert "138****5678" in person_page
+    assert db.session.scalar(select(func.count(AuditEvent.id)).where(AuditEvent.action == "reveal_identifier")) == 0
+
+    revealed = send(client, "POST", f"/people/{person_id}/reveal")
+    assert revealed.status_code == 200
+    text = revealed.get_data(as_text=True)
+    assert number in text
+    assert "13812345678" in text
+    events = list(db.session.scalars(select(AuditEvent).where(AuditEvent.action == "reveal_identifier")))
+    assert [(e.account_id, e.target) for e in events] == [(collector_id, f"person:{person_id}")]
+    assert number not in (events[0].detail or "")  # the trail names the record, not the number
+
+    again = send(client, "GET", f"/people/{person_id}").get_data(as_text=True)
+    assert number not in again and masked in again  # revealing is for one page view only
+
+
+# --- sessions: revoked and expired collection IDs ----------------------------------------------
+
+def test_revoked_account_session_is_rejected_on_next_request(ctx, login):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    house = make_house(east, collected=True)
+    house_id, collector_id = house.id, collector.id
+    client = login(collector)
+    assert send(client, "GET", f"/houses/{house_id}").status_code == 200
+
+    accounts.revoke(db.session.get(Account, collector_id), None, "left the job")
+    db.session.commit()
+
+    response = send(client, "GET", f"/houses/{house_id}")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+    before = snapshot()
+    write = send(client, "POST", f"/villages/{east.id}/houses/new",
+                 {"number": "9", "use": "owner", "known_on": date.today().isoformat()})
+    assert write.status_code == 302 and write.headers["Location"].startswith("/login")
+    assert snapshot() == before
+    # Signing in again is refused too.
+    again = send(client, "POST", "/login", {"collection_id": db.session.get(Account, collector_id).collection_id,
+                                            "pin": "secret-pin-1"})
+    assert again.status_code == 401
+
+
+def test_expired_collection_id_cannot_sign_in(ctx, app):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    collector.valid_until = date.today() - timedelta(days=1)
+    db.session.commit()
+    cid = collector.collection_id
+    client = app.test_client()
+    response = send(client, "POST", "/login", {"collection_id": cid, "pin": "secret-pin-1"})
+    assert response.status_code == 401
+    home = send(client, "GET", "/villages")
+    assert home.status_code == 302 and home.headers["Location"].startswith("/login")
+
+
+def test_collection_id_valid_until_today_still_works(ctx, login):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    collector.valid_until = date.today()
+    db.session.commit()
+    client = login(collector)
+    assert send(client, "GET", f"/villages/{east.id}/houses").status_code == 200
+
+
+def test_session_ends_when_collection_id_expires(ctx, login):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    house = make_house(east, collected=True)
+    house_id, collector_id = house.id, collector.id
+    client = login(collector)
+    assert send(client, "GET", f"/houses/{house_id}").status_code == 200
+    db.session.get(Account, collector_id).valid_until = date.today() - timedelta(days=1)
+    db.session.commit()
+    response = send(client, "GET", f"/houses/{house_id}")
+    assert response.status_code == 302
+    assert response.headers["Location"].startswith("/login")
+
+
+# --- ids typed into the URL ----------------------------------------------------------------------
+
+HUGE = 2 ** 64
+
+
+@pytest.mark.parametrize("url", [f"/houses/{HUGE}", f"/houses/{HUGE}/edit", f"/houses/{HUGE}/people/new",
+                                 f"/people/{HUGE}", f"/people/{HUGE}/edit", f"/people/{HUGE}/leave",
+                                 f"/villages/{HUGE}/houses", f"/villages/{HUGE}/houses/new",
+                                 f"/organisations/{HUGE}/edit", f"/organisations/{HUGE}/close",
+                                 f"/houses/{2 ** 31}", f"/people/{2 ** 31}"])
+def test_out_of_range_record_ids_answer_404(ctx, login, url):
+    """An id beyond the database's integer range is a record that does not exist, not a server error."""
+    town, (east, _west) = make_town()
+    police = make_account(town, "police", [east])
+    client = login(police)
+    assert send(client, "GET", url).status_code == 404
+
+
+def test_out_of_range_account_id_answers_404(ctx, login):
+    town, (_east, _west) = make_town()
+    admin = make_account(town, "admin")
+    client = login(admin)
+    assert send(client, "POST", f"/admin/accounts/{HUGE}/revoke", {"reason": "x"}).status_code == 404
