@@ -74,3 +74,30 @@ def sign_in(client, collection_id: str, pin: str = PIN):
     response = client.post("/login", data={"collection_id": collection_id, "pin": pin})
     assert response.status_code == 303, response.text[:500]
     return response
+
+
+def db_state() -> dict:
+    """Everything a request could write, by name: row counts, version sums, counters, revocations.
+    Equal before and after a request = the request wrote nothing. Ends the caller's transaction so
+    it reads what other sessions committed."""
+    from sqlalchemy import func, select
+
+    from fieldapp.models import (Account, AuditEvent, Change, House, Organisation, Person, Residence,
+                                 VillageCounter)
+    db.session.rollback()
+    queries = {
+        "changes": select(func.count(Change.id)), "people": select(func.count(Person.id)),
+        "houses": select(func.count(House.id)), "organisations": select(func.count(Organisation.id)),
+        "residences": select(func.count(Residence.id)), "accounts": select(func.count(Account.id)),
+        "audit_events": select(func.count(AuditEvent.id)), "house_versions": select(func.sum(House.version)),
+        "person_versions": select(func.sum(Person.version)),
+        "organisation_versions": select(func.sum(Organisation.version)),
+        "counted_people": select(func.sum(VillageCounter.people)),
+        "counted_houses": select(func.sum(VillageCounter.houses)),
+        "counted_orgs": select(func.sum(VillageCounter.orgs)),
+        "revoked": select(func.count(Account.id)).where(Account.revoked_at.is_not(None)),
+        "session_versions": select(func.sum(Account.session_version)),
+    }
+    state = {name: db.session.scalar(query) or 0 for name, query in queries.items()}
+    db.session.rollback()
+    return state

@@ -17,12 +17,12 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import (AuditEvent, Change, House, Organisation, Person, Residence, VillageCounter)
+from fieldapp.models import (Change, House, Organisation, Person, Residence, VillageCounter)
 from fieldapp.rules.doorcode import is_valid_door_code, new_door_code
 from fieldapp.rules.identifiers import (IdentifierError, resident_id_check_digit, uscc_check_char,
                                         validate_mobile, validate_resident_id, validate_uscc)
 
-from .builders import PIN, make_account, make_house, make_person, make_town, resident_id
+from .builders import PIN, db_state, make_account, make_house, make_person, make_town, resident_id
 
 TODAY = date.today().isoformat()
 
@@ -156,20 +156,6 @@ def fresh(model, record_id):
     db.session.rollback()
     return db.session.get(model, record_id)
 
-
-def snapshot() -> tuple:
-    def scalar(stmt):
-        return db.session.scalar(stmt) or 0
-    state = (
-        scalar(select(func.count(Change.id))), scalar(select(func.count(Person.id))),
-        scalar(select(func.count(House.id))), scalar(select(func.count(Organisation.id))),
-        scalar(select(func.count(Residence.id))), scalar(select(func.count(AuditEvent.id))),
-        scalar(select(func.sum(House.version))), scalar(select(func.sum(Person.version))),
-        scalar(select(func.sum(Organisation.version))), scalar(select(func.sum(VillageCounter.people))),
-        scalar(select(func.sum(VillageCounter.houses))), scalar(select(func.sum(VillageCounter.orgs))),
-    )
-    db.session.rollback()
-    return state
 
 
 def id_error(number: str, rule=validate_resident_id) -> str:
@@ -403,9 +389,9 @@ def test_saving_an_unvisited_house_unchanged_still_registers_it(field):
     assert changes("house", house_id)[-1] == ("update", {"collected_at": [None, "registered"]})
     # Saving again unchanged writes nothing more (opening the form audits; the save itself writes nothing).
     form = form_fields(send(field.client, "GET", f"/houses/{house_id}/edit"))
-    before = snapshot()
+    before = db_state()
     assert send(field.client, "POST", f"/houses/{house_id}/edit", form).status_code == 303
-    assert snapshot() == before
+    assert db_state() == before
 
 
 # --- people --------------------------------------------------------------------------------------
@@ -462,11 +448,11 @@ def _bad_checksum_id() -> str:
 def test_invalid_resident_id_reshows_the_form_with_the_input_kept(field, typed):
     house = make_house(field.east, collected=True)
     house_id = house.id
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/houses/{house_id}/people/new",
                     person_form(typed, name="陈一", hukou_address="湖南省新化县"))
     assert response.status_code == 422
-    assert snapshot() == before
+    assert db_state() == before
     assert element(response, "id_number")["value"] == typed
     assert element(response, "name")["value"] == "陈一"
     assert element(response, "hukou_address")["value"] == "湖南省新化县"
@@ -590,9 +576,9 @@ def test_mark_a_person_as_left(field):
     assert "Moved out (1)" in house_page and "周八" in house_page
     again = send(client, "GET", f"/people/{person_id}/leave")
     assert again.status_code == 303 and again.headers["Location"] == f"/people/{person_id}"
-    before = snapshot()
+    before = db_state()
     assert send(client, "POST", f"/people/{person_id}/leave", form).status_code == 303
-    assert snapshot() == before
+    assert db_state() == before
 
 
 def test_leaving_before_moving_in_is_refused(field):
@@ -601,11 +587,11 @@ def test_leaving_before_moving_in_is_refused(field):
     person_id = person.id
     form = form_fields(send(field.client, "GET", f"/people/{person_id}/leave"))
     form.update(left_date="2015-12-31", reason="搬走")
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/people/{person_id}/leave", form)
     assert response.status_code == 422
     assert_field_error(response, "left_date", "They moved in on 2016-01-01: the date they left cannot be earlier.")
-    assert snapshot() == before
+    assert db_state() == before
     form["left_date"] = "2016-01-01"  # the same day is possible
     assert send(field.client, "POST", f"/people/{person_id}/leave", form).status_code == 303
     assert fresh(Person, person_id).status == "left"
@@ -643,11 +629,11 @@ def test_edit_a_person(field):
     assert send(field.client, "POST", f"/houses/{house.id}/people/new", person_form(other)).status_code == 303
     form = form_fields(send(field.client, "GET", f"/people/{person_id}/edit"))
     form["id_number"] = other
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/people/{person_id}/edit", form)
     assert response.status_code == 422
     assert_field_error(response, "id_number", "Another registered person has this document number. Check the number.")
-    assert snapshot() == before
+    assert db_state() == before
 
 
 # --- concurrent edits ------------------------------------------------------------------------------
@@ -683,10 +669,10 @@ def test_concurrent_edit_of_the_same_field_is_a_conflict_until_resubmitted(field
 
     mine["owner_name"] = "王五"
     mine["tenant_name"] = "赵六"
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/houses/{house_id}/edit", mine)
     assert response.status_code == 422
-    assert snapshot() == before  # nothing written, not even the tenant
+    assert db_state() == before  # nothing written, not even the tenant
     page = text_of(response)
     assert "Someone else changed this record while you were editing. Nothing was saved" in page
     assert_field_error(response, "owner_name", "Changed meanwhile by someone else to “李四”. "
@@ -736,11 +722,11 @@ def test_leaving_on_a_stale_form_is_a_conflict(field):
     assert send(other, "POST", f"/people/{person_id}/edit", edit).status_code == 303
 
     leave.update(left_date=TODAY, reason="回老家")
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/people/{person_id}/leave", leave)
     assert response.status_code == 422
     assert "Someone else changed this record while you were editing" in text_of(response)
-    assert snapshot() == before
+    assert db_state() == before
     assert fresh(Person, person_id).status == "living"
     assert send(field.client, "POST", f"/people/{person_id}/leave", form_fields(response)).status_code == 303
     assert fresh(Person, person_id).status == "left"
@@ -783,9 +769,9 @@ def test_organisation_add_edit_close(field):
     assert changes("organisation", org_id)[-1] == (
         "cancel", {"status": ["open", "closed"], "closed_date": [None, "2017-08-31"]})
     assert send(client, "GET", f"/organisations/{org_id}/close").status_code == 409
-    before = snapshot()
+    before = db_state()
     assert send(client, "POST", f"/organisations/{org_id}/close", form).status_code == 409
-    assert snapshot() == before
+    assert db_state() == before
     assert "closed" in text_of(send(client, "GET", f"/houses/{house_id}"))
 
 
@@ -795,10 +781,10 @@ def test_organisation_add_edit_close(field):
                          ids=["checksum", "17-chars", "authority", "category", "letter-I"])
 def test_invalid_credit_code_is_refused_with_its_message(field, typed):
     house = make_house(field.east, collected=True)
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/houses/{house.id}/organisations/new", org_form(uscc=typed))
     assert response.status_code == 422
-    assert snapshot() == before
+    assert db_state() == before
     assert element(response, "uscc")["value"] == typed
     assert_field_error(response, "uscc", id_error(typed, validate_uscc))
 
@@ -810,24 +796,24 @@ def test_duplicate_credit_code_is_refused(field):
     code = credit_code("91", "430100", "MA4L0XXX1")
     assert send(field.client, "POST", f"/houses/{first_id}/organisations/new",
                 org_form(name="湘超市", kind="shop", uscc=code)).status_code == 303
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/houses/{second_id}/organisations/new",
                     org_form(name="又一个超市", kind="shop", uscc=code.lower()))
     assert response.status_code == 422
     assert_field_error(response, "uscc", "An organisation with this credit code is already registered. "
                                          "Search for it instead.")
-    assert snapshot() == before
+    assert db_state() == before
     # Editing another organisation onto the same code is refused as well.
     assert send(field.client, "POST", f"/houses/{second_id}/organisations/new",
                 org_form(name="又一个超市", kind="shop")).status_code == 303
     other_id = db.session.scalar(select(Organisation.id).where(Organisation.name == "又一个超市"))
     form = form_fields(send(field.client, "GET", f"/organisations/{other_id}/edit"))
     form["uscc"] = code
-    before = snapshot()
+    before = db_state()
     response = send(field.client, "POST", f"/organisations/{other_id}/edit", form)
     assert response.status_code == 422
     assert_field_error(response, "uscc")
-    assert snapshot() == before
+    assert db_state() == before
 
 
 # --- malformed posts --------------------------------------------------------------------------------
@@ -917,10 +903,10 @@ def test_malformed_posts_are_refused_with_a_message(field, route, overrides, fie
         data.update(overrides)
     assert number  # the person on the edit forms keeps a valid number
 
-    before = snapshot()
+    before = db_state()
     response = send(client, "POST", url, data)
     assert response.status_code == 422, response.status_code
-    assert snapshot() == before
+    assert db_state() == before
     page = text_of(response)
     assert "Some fields need attention" in page or 'role="alert"' in response.get_data(as_text=True)
     if field_id is not None:
@@ -966,7 +952,7 @@ def test_post_without_csrf_token_is_refused_and_writes_nothing(make_app):
     edit = form_fields(client.get(f"/houses/{house_id}/edit"))  # opening it audits; what follows must not write
     assert edit["csrf_token"]
     with app.app_context():
-        before = snapshot()
+        before = db_state()
     for url, data in ((f"/houses/{house_id}/edit", {k: v for k, v in edit.items() if k != "csrf_token"}),
                       (f"/houses/{house_id}/edit", {**edit, "csrf_token": "forged"}),
                       (f"/houses/{house_id}/people/new", person_form(resident_id())),
@@ -976,7 +962,7 @@ def test_post_without_csrf_token_is_refused_and_writes_nothing(make_app):
         response = client.post(url, data=data)
         assert response.status_code == 400, url
         with app.app_context():
-            assert snapshot() == before, url
+            assert db_state() == before, url
     # The same form with its token saves.
     assert client.post(f"/houses/{house_id}/edit", data={**edit, "owner_name": "李四"}).status_code == 303
     with app.app_context():

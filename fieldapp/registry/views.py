@@ -37,9 +37,12 @@ def _base_version(form) -> int | None:
 
 
 def _editing(form, record):
-    """An edit form must carry the version it was opened on (validated by OpenedVersion): a missing or
-    damaged one is refused with a message instead of silently overwriting what others saved."""
+    """An edit form carries the version it was opened on: set when it is shown, validated by
+    OpenedVersion when it comes back. A missing or damaged one is refused with a message instead of
+    silently overwriting what others saved."""
     form.version.validators = [OpenedVersion(record.version)]
+    if request.method == "GET":
+        form.version.data = str(record.version)
     return form
 
 
@@ -56,6 +59,20 @@ def _conflict(form, error: records.Conflict) -> None:
             flash(message, "error")
     form.version.data = str(error.current_version)
     flash(_("Someone else changed this record while you were editing. Nothing was saved; check the marked fields."), "error")
+
+
+def _save(form, write, saved: str, next_url: str):
+    """Run `write` (a records call) and commit, then go on to `next_url`. On a concurrent-edit
+    conflict nothing is written and None is returned: the form is shown again with the marked fields."""
+    try:
+        write()
+    except records.Conflict as error:
+        db.session.rollback()
+        _conflict(form, error)
+        return None
+    db.session.commit()
+    flash(saved, "success")
+    return redirect(next_url, 303)
 
 
 @bp.get("/villages")
@@ -180,18 +197,12 @@ def edit_house(house_id):
     house = scope.house_or_404(current_user, house_id)
     form = _editing(HouseForm(obj=house), house)
     if request.method == "GET":
-        form.version.data = str(house.version)
         _audit_full_numbers("house", house.id)
     if form.validate_on_submit():
-        try:
-            records.update_house(_actor(form), house, _house_data(form), _base_version(form))
-        except records.Conflict as error:
-            db.session.rollback()
-            _conflict(form, error)
-        else:
-            db.session.commit()
-            flash(_("House saved."), "success")
-            return redirect(url_for(".house", house_id=house.id), 303)
+        done = _save(form, lambda: records.update_house(_actor(form), house, _house_data(form), _base_version(form)),
+                     _("House saved."), url_for(".house", house_id=house.id))
+        if done:
+            return done
     return _form_page("registry/house_form.html", form, village=house.village, house=house)
 
 
@@ -272,7 +283,6 @@ def edit_person(person_id):
     form = _editing(PersonForm(obj=person), person)
     form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
     if request.method == "GET":
-        form.version.data = str(person.version)
         _audit_full_numbers("person", person.id)
     if form.validate_on_submit():
         data = form.record_data()
@@ -280,15 +290,10 @@ def edit_person(person_id):
         if other is not None and other.id != person.id:
             form.id_number.errors = [_("Another registered person has this document number. Check the number.")]
         else:
-            try:
-                records.update_person(_actor(form), person, data, _base_version(form))
-            except records.Conflict as error:
-                db.session.rollback()
-                _conflict(form, error)
-            else:
-                db.session.commit()
-                flash(_("Person saved."), "success")
-                return redirect(url_for(".person", person_id=person.id), 303)
+            done = _save(form, lambda: records.update_person(_actor(form), person, data, _base_version(form)),
+                         _("Person saved."), url_for(".person", person_id=person.id))
+            if done:
+                return done
     return _form_page("registry/person_form.html", form, house=person.house, person=person)
 
 
@@ -300,18 +305,11 @@ def leave(person_id):
         flash(_("This person is already marked as left."), "info")
         return redirect(url_for(".person", person_id=person.id), 303)
     form = _editing(LeaveForm(), person)
-    if request.method == "GET":
-        form.version.data = str(person.version)
     if form.validate_on_submit() and _left_after_moving_in(form, person):
-        try:
-            records.mark_left(_actor(), person, form.left_date.data, form.reason.data, _base_version(form))
-        except records.Conflict as error:
-            db.session.rollback()
-            _conflict(form, error)
-        else:
-            db.session.commit()
-            flash(_("Marked as left. The record and its history are kept."), "success")
-            return redirect(url_for(".house", house_id=person.house_id), 303)
+        done = _save(form, lambda: records.mark_left(_actor(), person, form.left_date.data, form.reason.data, _base_version(form)),
+                     _("Marked as left. The record and its history are kept."), url_for(".house", house_id=person.house_id))
+        if done:
+            return done
     return _form_page("registry/leave_form.html", form, person=person)
 
 
@@ -354,18 +352,11 @@ def _uscc_free(form, org) -> bool:
 def edit_organisation(org_id):
     org = scope.organisation_or_404(current_user, org_id)
     form = _editing(OrganisationForm(obj=org), org)
-    if request.method == "GET":
-        form.version.data = str(org.version)
     if form.validate_on_submit() and _uscc_free(form, org):
-        try:
-            records.update_organisation(_actor(form), org, form.record_data(), _base_version(form))
-        except records.Conflict as error:
-            db.session.rollback()
-            _conflict(form, error)
-        else:
-            db.session.commit()
-            flash(_("Organisation saved."), "success")
-            return redirect(url_for(".house", house_id=org.house_id), 303)
+        done = _save(form, lambda: records.update_organisation(_actor(form), org, form.record_data(), _base_version(form)),
+                     _("Organisation saved."), url_for(".house", house_id=org.house_id))
+        if done:
+            return done
     return _form_page("registry/organisation_form.html", form, house=org.house, org=org)
 
 
@@ -376,16 +367,9 @@ def close_organisation(org_id):
     if org.status == "closed":
         abort(409)
     form = _editing(CloseForm(), org)
-    if request.method == "GET":
-        form.version.data = str(org.version)
     if form.validate_on_submit():
-        try:
-            records.close_organisation(_actor(), org, form.closed_date.data, _base_version(form))
-        except records.Conflict as error:
-            db.session.rollback()
-            _conflict(form, error)
-        else:
-            db.session.commit()
-            flash(_("Organisation marked as closed."), "success")
-            return redirect(url_for(".house", house_id=org.house_id), 303)
+        done = _save(form, lambda: records.close_organisation(_actor(), org, form.closed_date.data, _base_version(form)),
+                     _("Organisation marked as closed."), url_for(".house", house_id=org.house_id))
+        if done:
+            return done
     return _form_page("registry/close_form.html", form, org=org)
