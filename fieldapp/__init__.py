@@ -38,9 +38,9 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, auth, errors, progress, registry, security, templating
+    from . import admin, api, auth, errors, progress, pwa, registry, security, templating
 
-    for module in (templating, security, auth, registry, progress, admin, errors):
+    for module in (templating, security, auth, registry, progress, admin, api, pwa, errors):
         module.init_app(app)
 
 

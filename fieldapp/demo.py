@@ -106,7 +106,7 @@ def _accounts(town: Town, villages: list[Village]):
                           office=STATION if "派出所" in name or role == "police" else TOWN_OFFICE,
                           villages=list(scopes[scope]))
         made.append(account)
-        where.append("全镇 whole town" if scope == "all" else "、".join(v.name for v in scopes[scope]))
+        where.append("whole town" if scope == "all" else "、".join(v.name for v in scopes[scope]))
     db.session.add_all(made)
     db.session.flush()
     return where, made

@@ -1,0 +1,8 @@
+"""The installable collector app: app shell, web app manifest and the service worker at /sw.js."""
+from flask import Blueprint
+
+bp = Blueprint("pwa", __name__)
+
+
+def init_app(app):
+    app.register_blueprint(bp)

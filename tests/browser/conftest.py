@@ -1,0 +1,81 @@
+"""Real-browser fixtures: Debian's Chromium driven by Playwright, a phone profile, and the app served
+on 127.0.0.1 (a secure context, so service workers, IndexedDB and WebCrypto work).
+
+Without Chromium the browser tests are skipped, loudly; with FIELDAPP_BROWSER_TESTS=required (CI)
+a missing browser is an error. Recipe and gotchas: ../shared/recipes/browser-testing.md.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import warnings
+
+import pytest
+from werkzeug.serving import make_server
+
+CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
+REQUIRED = os.environ.get("FIELDAPP_BROWSER_TESTS") == "required"
+CHROMIUM_ARGS = [
+    "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
+    "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
+]
+
+
+def pytest_collection_modifyitems(items):
+    for item in items:
+        if "tests/browser/" in str(item.fspath):
+            item.add_marker(pytest.mark.browser)
+
+
+@pytest.fixture(scope="session")
+def pw():
+    missing = None
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        missing = "the playwright package is not installed"
+    if missing is None and not os.path.exists(CHROMIUM):
+        missing = f"no Chromium at {CHROMIUM} (apt-get install chromium, or set CHROMIUM_PATH)"
+    if missing:
+        if REQUIRED:
+            pytest.fail(f"BROWSER TESTS ARE REQUIRED BUT CANNOT RUN: {missing}")
+        warnings.warn(f"BROWSER TESTS SKIPPED: {missing}", stacklevel=1)
+        pytest.skip(f"BROWSER TESTS SKIPPED: {missing}")
+    with sync_playwright() as p:
+        yield p
+
+
+@pytest.fixture(scope="session")
+def browser(pw):
+    b = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS)
+    yield b
+    b.close()
+
+
+@pytest.fixture
+def live_server(make_app):
+    """The app on the test database, served by a threaded server on a free loopback port."""
+    app = make_app(WTF_CSRF_ENABLED=True)
+    server = make_server("127.0.0.1", 0, app, threaded=True)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    server.base_url = f"http://127.0.0.1:{server.server_port}"
+    server.app = app
+    yield server
+    server.shutdown()
+    thread.join(5)
+
+
+def phone_profile(pw) -> dict:
+    device = dict(pw.devices["Pixel 7"])
+    device.pop("default_browser_type", None)
+    return device
+
+
+@pytest.fixture
+def phone(pw, browser):
+    """A fresh phone: its own storage, service workers allowed."""
+    ctx = browser.new_context(**phone_profile(pw), service_workers="allow")
+    ctx.set_default_timeout(10_000)
+    yield ctx
+    ctx.close()
