@@ -26,6 +26,9 @@ def _page(code: int):
 def init_app(app):
     @app.errorhandler(CSRFError)
     def _csrf(error):
+        if request.path.startswith("/api/"):  # the phone's API answers JSON, never a page
+            from .api.views import http_error
+            return http_error(400)
         title = _l("This page has expired")
         hint = _l("Pages expire after a while for your safety. Go back, reload the page and submit again.")
         return render_template("errors/error.html", code=400, title=title, hint=hint), 400
@@ -34,4 +37,7 @@ def init_app(app):
     def _http(error):
         if error.code is None or error.code < 400 or request.path.startswith("/static/"):
             return error
+        if request.path.startswith("/api/"):  # the phone's API answers JSON, never a page
+            from .api.views import http_error
+            return http_error(error.code)
         return _page(error.code)

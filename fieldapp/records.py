@@ -68,8 +68,11 @@ def _bump_counter(village_id: int, **deltas: int) -> None:
     if not any(deltas.values()):
         return
     counter = VillageCounter.__table__.c
+    # synchronize_session=False: no scan of the session's objects per increment (it dominated bulk
+    # pushes); a VillageCounter already loaded in this session is stale until expired or reloaded.
     db.session.execute(update(VillageCounter).where(counter.village_id == village_id)
-                       .values({name: counter[name] + d for name, d in deltas.items()}))
+                       .values({name: counter[name] + d for name, d in deltas.items()})
+                       .execution_options(synchronize_session=False))
 
 
 def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, village_id: int,
@@ -82,9 +85,12 @@ def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, v
 
 
 def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_version: int | None,
-                village_id: int, police_only: bool = False, kind: str = "update") -> dict:
+                village_id: int, police_only: bool = False, kind: str = "update",
+                keep_conflicts: bool = False) -> dict:
     """Merge `submitted` into `record` against `base_version` (rules.merge) and record the change.
-    Returns the {field: [old, new]} applied; raises Conflict and writes nothing on a conflict."""
+    Returns the {field: [old, new]} applied. On a conflict it raises Conflict and writes nothing;
+    with keep_conflicts=True it applies the fields nobody else changed and returns
+    (applied, conflicts) instead, the conflicting fields left as they are for a reviewer."""
     submitted = {n: submitted[n] for n in names if n in submitted}
     current = _values(record, names)
     since = []
@@ -93,7 +99,7 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
             select(Change.fields).where(Change.entity == entity, Change.entity_id == record.id,
                                         Change.version > base_version).order_by(Change.version)))
     result = merge(current, {n: _jsonable(v) for n, v in submitted.items()}, since)
-    if result.conflicts:
+    if result.conflicts and not keep_conflicts:
         raise Conflict(result.conflicts, record.version)
     fields = {}
     for name in result.apply:
@@ -103,7 +109,7 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
         record.version += 1
         db.session.flush()
         _record_change(actor, entity, record, kind, fields, village_id, police_only)
-    return fields
+    return (fields, result.conflicts) if keep_conflicts else fields
 
 
 def ensure_counters(village_ids) -> None:
@@ -122,11 +128,21 @@ def _refresh_address_key(house: House) -> None:
     house.address_key = address_key({n: getattr(house, n) for n in HOUSE_FIELDS}, village.name)
 
 
-def create_house(actor: Actor, village_id: int, data: dict, collected: bool = True) -> House:
+def _unused_door_code() -> str:
+    """Door codes are random, so they can collide (about 1 in 500 for a town of 11,000 doors): draw
+    again until unused. The unique constraint still settles two workers drawing the same one at once."""
+    while True:
+        code = new_door_code()
+        if db.session.scalar(select(House.id).where(House.door_code == code)) is None:
+            return code
+
+
+def create_house(actor: Actor, village_id: int, data: dict, collected: bool = True, uid: str | None = None) -> House:
     """A house found at the door that the register lacks (collected=True), or one imported into the
-    register before anyone visits (collected=False). Either way it gets a fresh door code."""
-    house = House(village_id=village_id, door_code=new_door_code(), door_token=new_door_token(),
-                  **{n: data.get(n) for n in HOUSE_FIELDS if n in data})
+    register before anyone visits (collected=False). Either way it gets a fresh door code.
+    `uid`: the name a phone gave the house offline (a fresh one when None)."""
+    house = House(village_id=village_id, door_code=_unused_door_code(), door_token=new_door_token(),
+                  **({"uid": uid} if uid else {}), **{n: data.get(n) for n in HOUSE_FIELDS if n in data})
     house.rental_registered = bool(data.get("rental_registered"))
     _refresh_address_key(house)
     if collected:
@@ -141,13 +157,16 @@ def create_house(actor: Actor, village_id: int, data: dict, collected: bool = Tr
     return house
 
 
-def update_house(actor: Actor, house: House, data: dict, base_version: int | None) -> dict:
-    """Register or update a house at the door. The first such save marks the house collected."""
-    fields = _apply_edit(actor, "house", house, HOUSE_FIELDS, data, base_version, house.village_id)
+def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False):
+    """Register or update a house at the door. The first such save marks the house collected.
+    keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict)."""
+    edit = _apply_edit(actor, "house", house, HOUSE_FIELDS, data, base_version, house.village_id,
+                       keep_conflicts=keep_conflicts)
+    fields = edit[0] if keep_conflicts else edit
     if fields:
         _refresh_address_key(house)
     _registered_at_door(actor, house, traced=bool(fields))
-    return fields
+    return edit
 
 
 def _registered_at_door(actor: Actor, house: House, traced: bool = False) -> None:
@@ -181,12 +200,13 @@ def _open_residence(person: Person) -> Residence | None:
 
 
 def add_person(actor: Actor, house: House, data: dict, relation: str | None = None,
-               room: str | None = None) -> tuple[Person, str]:
+               room: str | None = None, uid: str | None = None) -> tuple[Person, str]:
     """Register a person at `house`. Returns (person, outcome): 'new', 'moved' or 'updated'.
 
     Registration is by current residence and deduplicated by ID number: if the document is already
     registered, the existing person is updated with what was collected ('updated' when they already
-    live here) and otherwise moved here, their old residence closed and its history kept ('moved')."""
+    live here) and otherwise moved here, their old residence closed and its history kept ('moved').
+    `uid` names a new person (a phone's offline name for them); an existing person keeps theirs."""
     existing = find_person(data["id_type"], data["id_number"])
     if existing is not None:
         # What was collected now updates the record; what the collector left empty keeps its value.
@@ -197,7 +217,7 @@ def add_person(actor: Actor, house: House, data: dict, relation: str | None = No
         return existing, "moved"
     _registered_at_door(actor, house)
     person = Person(status="living", house_id=house.id, village_id=house.village_id,
-                    **{n: data.get(n) for n in PERSON_FIELDS})
+                    **({"uid": uid} if uid else {}), **{n: data.get(n) for n in PERSON_FIELDS})
     db.session.add(person)
     db.session.flush()
     db.session.add(Residence(person_id=person.id, house_id=house.id, from_date=person.move_in_date,
@@ -209,11 +229,13 @@ def add_person(actor: Actor, house: House, data: dict, relation: str | None = No
     return person, "new"
 
 
-def update_person(actor: Actor, person: Person, data: dict, base_version: int | None) -> dict:
+def update_person(actor: Actor, person: Person, data: dict, base_version: int | None, keep_conflicts: bool = False):
     """A change is police-only if the person is police-only before *or* after it: the edit that
-    makes someone a person from abroad must not be visible to everyone."""
+    makes someone a person from abroad must not be visible to everyone.
+    keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict)."""
     police_only = _police_only(person) or data.get("category") in POLICE_ONLY_CATEGORIES
-    return _apply_edit(actor, "person", person, PERSON_FIELDS, data, base_version, person.village_id, police_only)
+    return _apply_edit(actor, "person", person, PERSON_FIELDS, data, base_version, person.village_id, police_only,
+                       keep_conflicts=keep_conflicts)
 
 
 def move_person(actor: Actor, person: Person, house: House, on: date | None, relation: str | None = None,
@@ -264,10 +286,10 @@ def mark_left(actor: Actor, person: Person, on: date, reason: str, base_version:
 
 # Organisations -----------------------------------------------------------------------------------
 
-def add_organisation(actor: Actor, house: House, data: dict) -> Organisation:
+def add_organisation(actor: Actor, house: House, data: dict, uid: str | None = None) -> Organisation:
     _registered_at_door(actor, house)
     org = Organisation(village_id=house.village_id, house_id=house.id, status="open",
-                       **{n: data.get(n) for n in ORG_FIELDS})
+                       **({"uid": uid} if uid else {}), **{n: data.get(n) for n in ORG_FIELDS})
     db.session.add(org)
     db.session.flush()
     _record_change(actor, "organisation", org, "new",
@@ -277,8 +299,11 @@ def add_organisation(actor: Actor, house: House, data: dict) -> Organisation:
     return org
 
 
-def update_organisation(actor: Actor, org: Organisation, data: dict, base_version: int | None) -> dict:
-    return _apply_edit(actor, "organisation", org, ORG_FIELDS, data, base_version, org.village_id)
+def update_organisation(actor: Actor, org: Organisation, data: dict, base_version: int | None,
+                        keep_conflicts: bool = False):
+    """keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict)."""
+    return _apply_edit(actor, "organisation", org, ORG_FIELDS, data, base_version, org.village_id,
+                       keep_conflicts=keep_conflicts)
 
 
 def close_organisation(actor: Actor, org: Organisation, on: date, base_version: int | None) -> None:

@@ -1,3 +1,1016 @@
-"""The phone sync protocol lives here (issue #3): pull a work package and its deltas, push
-batches of changes idempotently by client UUID. Writes go through fieldapp.records, whose
-field-level merge (rules.merge) already settles concurrent edits."""
+"""The phone sync protocol (docs/sync-protocol.md, issue #3): device credentials, the work package
+and its deltas, batches of pushed changes, photos. Plain functions; the views in fieldapp/api stay
+thin. Every registry write goes through fieldapp.records, every read is scoped by fieldapp.scope.
+
+Rules, in one place:
+- Devices. A signed-in account whose role collects (collector, police, reviewer) or an informant
+  registers a device and gets a random bearer token once; only its SHA-256 is stored (the token is
+  256 random bits, so a fast hash cannot be brute-forced and a lookup by hash is exact).
+  A token stops working (HTTP 401) when the device is revoked or signed out (`revoked`), the
+  collection ID is revoked (`revoked`) or past its valid_until (`expired`), the device has not been
+  used for DEVICE_IDLE_DAYS (`expired`), or it names no device (`unknown_device`).
+- Pull. The cursor is a Change.id. A delta holds the current state of every record with a visible
+  change after the cursor. On PostgreSQL ids come from a sequence and a transaction that took a
+  lower id may commit after one that took a higher id; a cursor past that id would skip it for
+  good. So the cursor handed out at the end of a pull never passes a change collected in the last
+  SYNC_CURSOR_OVERLAP_SECONDS (longer than any write transaction): the next pull re-sends those
+  recent records, which is harmless because clients upsert by uid keeping the higher version.
+  (On SQLite writers are serialised, so the overlap only costs a few re-sent records.)
+- Push. Each item is idempotent by its uid: a uid seen before with the same content (SHA-256 of
+  the item's canonical JSON) answers `duplicate` with the original result; with other content
+  `rejected`/uid_reused. A rejected item leaves no receipt (nothing was applied), so sending it
+  again gets a fresh verdict. Each item runs in its own SAVEPOINT: a bad item rolls back alone and
+  never blocks the others; the batch commits once at the end (a crash before that commit applies
+  nothing and the client's retry is answered afresh).
+- Held items. An item that refers to a record the server has not got yet (an update, leave or
+  close before its *.new; a person.new or organisation.new before its house.new) is stored with
+  its payload and answered `held`. Right after a push creates a record, the items held for it are
+  applied in arrival order, each in its own savepoint, under the account that sent them; the
+  receipt then holds the final result (a later retry of the uid answers `duplicate` with it).
+- Conflicts. Updates merge field by field against base_version (rules.merge): fields nobody else
+  changed are applied; fields someone else changed to another value are left as they are and kept
+  as Conflict rows for the reviewer (status `conflict`). Nothing is silently overwritten.
+- Who may push. Only roles with registry.write; people from abroad only by police (the form offers
+  other roles neither the category nor foreign documents); a record or house outside the account's
+  villages is rejected (`out_of_scope`), the same answer whether or not it exists elsewhere.
+- Photos. Uploaded in chunks (Content-Range) to instance/photos/partial/, resumable from the bytes
+  received. When complete the image is checked (an image Pillow reads as JPEG, PNG or WebP, at most
+  PHOTO_MAX_BYTES and PHOTO_MAX_PIXELS, decompression bombs refused) and re-encoded as a JPEG with
+  the long edge at most PHOTO_LONG_EDGE and no metadata at all (EXIF, GPS, ICC, comments).
+"""
+from __future__ import annotations
+
+import base64
+import fcntl
+import hashlib
+import hmac
+import io
+import json
+import os
+import re
+import secrets
+import uuid
+import warnings
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from pathlib import Path
+
+from flask import current_app, has_request_context
+from flask_babel import lazy_gettext as _l
+from PIL import Image, ImageOps
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.exc import IntegrityError
+from werkzeug.datastructures import MultiDict
+
+from . import records, scope
+from .accounts import audit
+from .extensions import db
+from .forms import known_on_field
+from .i18n import ui_lang
+from .models import (Account, Change, Conflict, Device, House, Organisation, Person, Photo, SyncReceipt,
+                     new_uid, utcnow)
+from .rules.address import format_address
+from .registry.forms import CloseForm, HouseForm, LeaveForm, OrganisationForm, PersonForm, RegistryForm
+from .registry.views import _left_after_moving_in, _uscc_free
+from .rules.permissions import POLICE_ONLY_CATEGORIES, can
+
+DEVICE_ROLES = frozenset({"collector", "police", "reviewer", "informant"})
+DEVICE_IDLE_DAYS = 30
+TOUCH_EVERY = timedelta(hours=1)  # last_used_at is written at most this often per device
+MAX_ITEMS = 200
+MAX_PUSH_BYTES = 2 * 1024 * 1024
+PACKAGE_LIMIT = 500
+PACKAGE_MAX_LIMIT = 2000
+DEFAULT_OVERLAP_SECONDS = 120
+PHOTO_MAX_BYTES = 5 * 1024 * 1024
+PHOTO_MAX_PIXELS = 40_000_000
+PHOTO_LONG_EDGE = 1280
+PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
+
+# Pillow refuses images over twice this with DecompressionBombError and warns over it; the warning
+# is turned into an error where photos are opened.
+Image.MAX_IMAGE_PIXELS = PHOTO_MAX_PIXELS
+
+OPS = ("house.new", "house.update", "person.new", "person.update", "person.leave", "organisation.new",
+       "organisation.update", "organisation.close")
+NEW_OPS = frozenset({"house.new", "person.new", "organisation.new"})
+MODELS = {"house": House, "person": Person, "organisation": Organisation}
+
+AUTH_MESSAGES = {
+    "device_revoked": _l("This phone was signed out. Sign in again to continue."),
+    "id_revoked": _l("This collection ID has been revoked. Contact the office that issued it."),
+    "id_expired": _l("This collection ID has expired. Ask the office that issued it for a new one."),
+    "idle": _l("This phone has not been used for 30 days and was signed out for safety. Sign in again."),
+    "unknown_device": _l("This phone is not registered. Sign in again."),
+}
+
+REJECT_MESSAGES = {
+    "bad_item": _l("This item is damaged or incomplete and cannot be read. Record it again."),
+    "invalid": _l("Some fields are not valid. Correct them and send again."),
+    "forbidden": _l("Your collection ID may not change the registry."),
+    "police_only": _l("Only the community police register people from abroad."),
+    "out_of_scope": _l("This record is not in your villages."),
+    "exists": _l("A record with this uid already exists. Register it again as a new record."),
+    "uid_reused": _l("This item's uid was already used for different content. Send it again as a new item."),
+    "bad_version": _l("This change does not say which version of the record it was made on. "
+                      "Open the record again and redo your change."),
+}
+
+PHOTO_MESSAGES = {
+    "not_an_image": _l("This is not a photo the app can read. Take it again."),
+    "too_large": _l("The photo is larger than 5 MB. Take it again at a lower resolution."),
+    "too_many_pixels": _l("The photo has more than 40 megapixels. Take it again at a lower resolution."),
+    "bad_range": _l("The upload is out of step. Ask how much has arrived and resume from there."),
+}
+
+
+# Devices -----------------------------------------------------------------------------------------
+
+class AuthError(Exception):
+    """A fatal answer to a bearer token: `code` is revoked | expired | unknown_device (the protocol's
+    error), `why` picks the message (AUTH_MESSAGES)."""
+
+    def __init__(self, code: str, why: str):
+        super().__init__(code)
+        self.code = code
+        self.why = why
+
+    @property
+    def message(self) -> str:
+        return str(AUTH_MESSAGES[self.why])
+
+
+def hash_token(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8")).hexdigest()
+
+
+def pin_salt(account: Account) -> str:
+    """A 16-byte salt for the phone's local PIN key, derived (HMAC with the app's secret key) from the
+    collection ID: the same on every registration of the same ID, so records left unsent under an
+    earlier device token can still be opened after signing in again. It is not a secret."""
+    key = current_app.config["SECRET_KEY"].encode("utf-8")
+    digest = hmac.new(key, f"pin-salt:{account.collection_id}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest[:16]).decode("ascii")
+
+
+def may_register_device(account: Account) -> bool:
+    return account.role in DEVICE_ROLES
+
+
+def register_device(account: Account, name: str) -> tuple[Device, str]:
+    """A new device credential for a signed-in account whose role may use the phone app (collectors,
+    police, reviewers, informants). Returns the device and its token; the token is never stored, only
+    its hash, so this is the only time anyone sees it. Raises PermissionError for other roles."""
+    if not may_register_device(account):
+        raise PermissionError(account.role)
+    token = secrets.token_urlsafe(32)
+    device = Device(uid=new_uid(), account_id=account.id, token_hash=hash_token(token),
+                    name=(name or "").strip()[:128] or "phone")
+    db.session.add(device)
+    db.session.flush()
+    audit(account.id, "register_device", f"device:{device.id}")
+    return device, token
+
+
+def authenticate_device(token: str, now: datetime | None = None) -> Device:
+    """The live device for a bearer token, or AuthError. Checked on every request, so revoking the
+    device or the collection ID takes effect on the next one."""
+    now = now or utcnow()
+    device = db.session.scalar(select(Device).where(Device.token_hash == hash_token(token or "")))
+    if device is None:
+        raise AuthError("unknown_device", "unknown_device")
+    if device.revoked_at is not None:
+        raise AuthError("revoked", "device_revoked")
+    account = db.session.get(Account, device.account_id)
+    if account is None or account.revoked_at is not None:
+        raise AuthError("revoked", "id_revoked")
+    if account.valid_until is not None and account.valid_until < now.date():
+        raise AuthError("expired", "id_expired")
+    if device.last_used_at < now - timedelta(days=DEVICE_IDLE_DAYS):
+        raise AuthError("expired", "idle")
+    return device
+
+
+def touch_device(device: Device, now: datetime | None = None) -> None:
+    """Note that the device was used (at most every TOUCH_EVERY, to keep reads from writing). The read
+    transaction is ended first: on SQLite a write begun after reads in a deferred transaction fails
+    instead of waiting (fieldapp/database.py), a write that starts its transaction waits its turn."""
+    now = now or utcnow()
+    if device.last_used_at > now - TOUCH_EVERY:
+        return
+    device_id = device.id
+    db.session.commit()
+    db.session.execute(update(Device).where(Device.id == device_id).values(last_used_at=now))
+    db.session.commit()
+
+
+def revoke_device(device: Device, by: int | None = None) -> None:
+    """Sign a device out: its token stops working at once. Unsent records stay on the phone."""
+    if device.revoked_at is None:
+        device.revoked_at = utcnow()
+        audit(by if by is not None else device.account_id, "revoke_device", f"device:{device.id}")
+
+
+def account_summary(account: Account) -> dict:
+    return {"collection_id": account.collection_id, "name": account.name, "role": account.role,
+            "villages": [{"id": v.id, "name": v.name} for v in scope.villages(account)]}
+
+
+# Pull: the work package --------------------------------------------------------------------------
+
+def _iso(value):
+    if isinstance(value, datetime):
+        return value.isoformat() + "Z"
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def house_json(house: House, village_name: str | None = None) -> dict:
+    parts = {n: getattr(house, n) for n in records.HOUSE_FIELDS}
+    return {"uid": house.uid, "village_id": house.village_id, "door_code": house.door_code,
+            "address": format_address(parts, village_name), **{n: _iso(v) for n, v in parts.items()},
+            "collected": house.collected_at is not None, "version": house.version}
+
+
+PERSON_PACKAGE_FIELDS = ("name", "sex", "id_type", "id_number", "birth_date", "ethnicity", "nationality", "phone",
+                         "hukou_division", "hukou_address", "hukou_type", "category", "move_in_date",
+                         "move_in_reason", "away_duration", "status")
+
+
+def person_json(person: Person, house_uid: str | None) -> dict:
+    return {"uid": person.uid, "house_uid": house_uid,
+            **{n: _iso(getattr(person, n)) for n in PERSON_PACKAGE_FIELDS}, "version": person.version}
+
+
+def organisation_json(org: Organisation, house_uid: str) -> dict:
+    return {"uid": org.uid, "house_uid": house_uid,
+            **{n: getattr(org, n) for n in ("name", "kind", "uscc", "legal_rep", "phone", "employee_count", "status")},
+            "version": org.version}
+
+
+def overlap_seconds() -> int:
+    return int(current_app.config.get("SYNC_CURSOR_OVERLAP_SECONDS", DEFAULT_OVERLAP_SECONDS))
+
+
+def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT, now: datetime | None = None) -> dict:
+    """The work package (cursor 0) or the delta after `cursor` (a Change.id) for `account`.
+
+    Scope (fieldapp.scope): the account's villages; people from abroad for police only. Roles that do
+    not read the registry (informants) get their villages and no records. A page covers at most
+    `limit` change rows after the cursor that concern the account: changes in its villages, and
+    every change to a person it could once see (so a move out of its villages is seen). For each
+    record touched its current state is sent: houses in scope; open organisations in scope
+    (closed ones under removed.organisations); living people it may see (anyone it could once see
+    who left, moved away or became police-only under removed.people). `more` is true when the page
+    was full. The returned cursor lags behind changes of the last SYNC_CURSOR_OVERLAP_SECONDS (see
+    the module docstring), so records may come again; clients keep the higher version."""
+    now = now or utcnow()
+    limit = max(1, min(int(limit), PACKAGE_MAX_LIMIT))
+    villages = scope.villages(account)
+    vids = [v.id for v in villages]
+    names = {v.id: v.name for v in villages}
+    package = {"cursor": cursor, "more": False, "server_time": now.replace(microsecond=0).isoformat() + "Z",
+               "villages": [{"id": v.id, "name": v.name} for v in villages],
+               "houses": [], "people": [], "organisations": [], "removed": {"people": [], "organisations": []}}
+    if not can(account.role, "registry.read"):
+        return package
+    police = can(account.role, "registry.police_only")
+
+    seen_changes = select(Change.entity_id).where(Change.entity == "person", Change.village_id.in_(vids))
+    if not police:
+        seen_changes = seen_changes.where(Change.police_only.is_(False))
+    relevant = or_(Change.village_id.in_(vids), and_(Change.entity == "person", Change.entity_id.in_(seen_changes)))
+    rows = db.session.execute(select(Change.id, Change.entity, Change.entity_id)
+                              .where(Change.id > cursor, relevant).order_by(Change.id).limit(limit)).all()
+    touched: dict[str, set[int]] = {"house": set(), "person": set(), "organisation": set()}
+    for _id, entity, entity_id in rows:
+        touched.setdefault(entity, set()).add(entity_id)
+    last = rows[-1][0] if rows else cursor
+    package["more"] = len(rows) == limit
+    if package["more"]:
+        package["cursor"] = last
+    else:
+        # Never hand out a cursor past a change that may have uncommitted siblings with lower ids.
+        settled = db.session.scalar(select(func.max(Change.id)).where(
+            Change.collected_at < now - timedelta(seconds=overlap_seconds()))) or 0
+        package["cursor"] = min(last, settled)
+
+    for chunk in _chunks(sorted(touched["house"])):
+        for house in db.session.scalars(select(House).where(House.id.in_(chunk), House.village_id.in_(vids))
+                                        .order_by(House.id)):
+            package["houses"].append(house_json(house, names.get(house.village_id)))
+
+    person_ids = sorted(touched["person"])
+    for chunk in _chunks(person_ids):
+        visible = {p.id: p for p in db.session.scalars(scope.people(account).where(Person.id.in_(chunk)))}
+        house_uids = _house_uids({p.house_id for p in visible.values()})
+        gone = [pid for pid in chunk if pid not in visible or visible[pid].status != "living"]
+        once_seen = set()
+        if gone:
+            once_seen = set(db.session.scalars(seen_changes.where(Change.entity_id.in_(gone)).distinct()))
+            uids = dict(db.session.execute(select(Person.id, Person.uid).where(Person.id.in_(gone))).all())
+            package["removed"]["people"] += [uids[pid] for pid in gone if pid in once_seen and pid in uids]
+        for pid in chunk:
+            person = visible.get(pid)
+            if person is not None and person.status == "living":
+                package["people"].append(person_json(person, house_uids.get(person.house_id)))
+
+    for chunk in _chunks(sorted(touched["organisation"])):
+        orgs = list(db.session.scalars(scope.organisations(account).where(Organisation.id.in_(chunk))
+                                       .order_by(Organisation.id)))
+        house_uids = _house_uids({o.house_id for o in orgs})
+        for org in orgs:
+            if org.status == "open":
+                package["organisations"].append(organisation_json(org, house_uids.get(org.house_id)))
+            else:
+                package["removed"]["organisations"].append(org.uid)
+    return package
+
+
+def _chunks(values, size: int = 500):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _house_uids(house_ids) -> dict[int, str]:
+    ids = [i for i in house_ids if i is not None]
+    if not ids:
+        return {}
+    return dict(db.session.execute(select(House.id, House.uid).where(House.id.in_(ids))).all())
+
+
+def note_full_package(account: Account, device: Device, records_sent: int) -> None:
+    """A full download puts the villages' personal data on a phone: leave a trace, like a reveal.
+    Ends the read transaction first (see touch_device)."""
+    db.session.commit()
+    audit(account.id, "sync_package", f"device:{device.id}", f"full package, {records_sent} records")
+    db.session.commit()
+
+
+# Push ---------------------------------------------------------------------------------------------
+
+class Rejected(Exception):
+    """The item is refused and nothing of it is applied. `code` names the reason (REJECT_MESSAGES)."""
+
+    def __init__(self, code: str, errors: dict | None = None):
+        super().__init__(code)
+        self.code = code
+        self.errors = errors or {}
+
+    def result(self, uid) -> dict:
+        return {"uid": uid, "status": "rejected", "code": self.code, "reason": str(REJECT_MESSAGES[self.code]),
+                "errors": {k: [str(m) for m in v] for k, v in self.errors.items()}}
+
+
+@dataclass
+class _Hold(Exception):
+    """Raised inside an item's apply: it refers to a record not received yet."""
+    waits_for: str
+
+
+@dataclass
+class _Outcome:
+    status: str  # accepted | conflict
+    record: object
+    conflicts: dict = field(default_factory=dict)
+
+
+class _Context:
+    """What one push needs about its account, loaded once."""
+
+    def __init__(self, account: Account, device: Device | None):
+        self.account = account
+        self.device = device
+        self.village_ids = frozenset(v.id for v in scope.villages(account))
+        self.police = can(account.role, "registry.police_only")
+        self.writer = can(account.role, "registry.write")
+        self.lang = ui_lang() if has_request_context() else "zh"  # push() also runs outside requests
+        # Filled by push() for its own batch, to avoid a query per item; None = look it up.
+        self.taken: set | None = None  # entity uids of *.new items that name an existing record
+        self.houses: dict = {}  # uid -> House, fetched or created in this push
+        self.absent_houses: set = set()  # uids known not to name a house
+        self.waited: set | None = None  # uids that held items wait for
+
+    def prefetch(self, items: list) -> None:
+        """One query each for what the batch's items will ask about, instead of one per item."""
+        items = [i for i in items if isinstance(i, dict)]
+        entity_uids = {i.get("entity_uid") for i in items if isinstance(i.get("entity_uid"), str)}
+        new_uids = {i["entity_uid"] for i in items if i.get("op") in NEW_OPS and isinstance(i.get("entity_uid"), str)}
+        house_uids = {i.get("house_uid") for i in items if isinstance(i.get("house_uid"), str)}
+        house_uids |= {i["entity_uid"] for i in items if str(i.get("op")).startswith("house.")
+                       and isinstance(i.get("entity_uid"), str)}
+        self.taken, self.waited = set(), set()
+        for chunk in _chunks(new_uids):
+            for model in MODELS.values():
+                self.taken |= set(db.session.scalars(select(model.uid).where(model.uid.in_(chunk))))
+            self.taken |= set(db.session.scalars(select(SyncReceipt.entity_uid).where(
+                SyncReceipt.entity_uid.in_(chunk), SyncReceipt.op.in_(NEW_OPS),
+                SyncReceipt.status.in_(("accepted", "conflict")))))
+        for chunk in _chunks(house_uids):
+            self.houses.update({h.uid: h for h in db.session.scalars(select(House).where(House.uid.in_(chunk)))})
+        self.absent_houses = house_uids - set(self.houses)
+        for chunk in _chunks(entity_uids):
+            self.waited |= set(db.session.scalars(select(SyncReceipt.waits_for).where(
+                SyncReceipt.status == "held", SyncReceipt.waits_for.in_(chunk))))
+
+    def exists(self, entity: str, uid: str) -> bool:
+        if self.taken is not None:
+            return uid in self.taken
+        return _find(entity, uid) is not None
+
+    def house(self, uid: str):
+        if uid in self.houses:
+            return self.houses[uid]
+        if uid in self.absent_houses:
+            return None
+        return _find("house", uid)
+
+    def created(self, entity: str, uids, record) -> None:
+        """A *.new item's record exists now (its savepoint was released)."""
+        for uid in uids:
+            if self.taken is not None:
+                self.taken.add(uid)
+            if entity == "house":
+                self.houses[uid] = record
+                self.absent_houses.discard(uid)
+
+
+def payload_hash(item: dict) -> str:
+    text = json.dumps(item, sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def _is_uuid(value) -> bool:
+    if not isinstance(value, str) or len(value) != 36:
+        return False
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True
+
+
+def push(account: Account, device: Device | None, items: list) -> list[dict]:
+    """Apply a batch of pushed items; returns one result per item, in order (see the module docstring
+    and docs/sync-protocol.md for the statuses). Commits once at the end; each item runs in its own
+    savepoint, so a rejected item rolls back alone. The caller limits the batch size (MAX_ITEMS)."""
+    ctx = _Context(account, device)
+    ctx.prefetch(items)
+    contexts = {account.id: ctx}
+    uids = [item.get("uid") for item in items if isinstance(item, dict) and _is_uuid(item.get("uid"))]
+    receipts = {}
+    for chunk in _chunks(uids):
+        receipts.update({r.item_uid: r for r in db.session.scalars(
+            select(SyncReceipt).where(SyncReceipt.item_uid.in_(chunk)))})
+    results = []
+    for item in items:
+        results.append(_push_one(ctx, contexts, item, receipts))
+    db.session.commit()
+    return results
+
+
+def _push_one(ctx: _Context, contexts: dict, item, receipts: dict) -> dict:
+    uid = item.get("uid") if isinstance(item, dict) else None
+    if not isinstance(item, dict) or not _is_uuid(uid) or item.get("op") not in OPS:
+        return Rejected("bad_item").result(uid if isinstance(uid, str) else None)
+    digest = payload_hash(item)
+    receipt = receipts.get(uid)
+    if receipt is None:
+        try:
+            with db.session.begin_nested():
+                receipt, record = _receive(ctx, item, digest)
+        except Rejected as rejected:
+            return rejected.result(uid)
+        except IntegrityError:
+            # The same uid is being pushed at the same time (a retry racing the original): once the
+            # other transaction committed its receipt, answer as for any repeat. Anything else is a
+            # real error.
+            receipt = db.session.scalar(select(SyncReceipt).where(SyncReceipt.item_uid == uid))
+            if receipt is None:
+                raise
+            receipts[uid] = receipt
+            return _repeat(receipt, digest)
+        receipts[uid] = receipt
+        if receipt.status == "held" and ctx.waited is not None:
+            ctx.waited.add(receipt.waits_for)
+        if item["op"] in NEW_OPS and receipt.status in ("accepted", "conflict"):
+            made = {item["entity_uid"], receipt.record_uid}
+            ctx.created(item["op"].split(".")[0], made, record)
+            if ctx.waited is None or made & ctx.waited:
+                _release_held(contexts, made)
+        return dict(receipt.result)
+    return _repeat(receipt, digest)
+
+
+def _repeat(receipt: SyncReceipt, digest: str) -> dict:
+    if receipt.payload_hash != digest:
+        return Rejected("uid_reused").result(receipt.item_uid)
+    return {"uid": receipt.item_uid, "status": "duplicate", "original": dict(receipt.result)}
+
+
+def _receive(ctx: _Context, item: dict, digest: str):
+    """Inside the item's savepoint: apply or hold the item, then write its receipt (flushed here, so
+    a concurrent push of the same uid fails on the unique index inside this savepoint and the item
+    is answered as a repeat). Returns (receipt, the record applied to or None)."""
+    receipt = SyncReceipt(item_uid=item["uid"], account_id=ctx.account.id,
+                          device_id=ctx.device.id if ctx.device is not None else None, op=item["op"],
+                          entity_uid=str(item.get("entity_uid"))[:36], payload_hash=digest, status="pending",
+                          collected_at=str(item.get("collected_at"))[:40] if item.get("collected_at") else None)
+    record = _settle(ctx, item, receipt)
+    db.session.add(receipt)
+    db.session.flush()
+    return receipt, record
+
+
+def _settle(ctx: _Context, item: dict, receipt: SyncReceipt):
+    """Apply the item (or hold it) and write the outcome on its receipt; returns the record applied
+    to (None when held). Raises Rejected."""
+    try:
+        outcome = _apply(ctx, item)
+    except _Hold as hold:
+        receipt.status, receipt.waits_for, receipt.payload = "held", hold.waits_for, item
+        receipt.result = {"uid": item["uid"], "status": "held"}
+        return None
+    record = outcome.record
+    receipt.status, receipt.record_uid = outcome.status, record.uid
+    receipt.waits_for = receipt.payload = None
+    receipt.applied_at = utcnow()
+    result = {"uid": item["uid"], "status": outcome.status, "record": {"uid": record.uid, "version": record.version}}
+    if outcome.conflicts:
+        result["conflicts"] = outcome.conflicts
+        entity = item["op"].split(".")[0]
+        for name, values in outcome.conflicts.items():
+            db.session.add(Conflict(entity=entity, entity_id=record.id, field=name, base=values["base"],
+                                    current=values["current"], submitted=values["submitted"],
+                                    item_uid=item["uid"], account_id=ctx.account.id))
+    receipt.result = result
+    return record
+
+
+def _release_held(contexts: dict, created_uids: set) -> None:
+    """Apply the items held for records just created, oldest first; an applied held item that creates
+    a record releases the items held for it in turn."""
+    queue = [u for u in created_uids if u]
+    while queue:
+        waited = queue.pop(0)
+        held = list(db.session.scalars(select(SyncReceipt).where(SyncReceipt.status == "held",
+                                                                 SyncReceipt.waits_for == waited)
+                                       .order_by(SyncReceipt.id)))
+        for receipt in held:
+            ctx = contexts.get(receipt.account_id)
+            if ctx is None:
+                account = db.session.get(Account, receipt.account_id)
+                ctx = contexts[receipt.account_id] = _Context(account, None)
+            item = dict(receipt.payload)
+            try:
+                with db.session.begin_nested():
+                    record = _settle(ctx, item, receipt)
+            except Rejected as rejected:
+                # The client dropped the item when it was held: keep the verdict on the receipt.
+                receipt.status, receipt.payload, receipt.waits_for = "rejected", None, None
+                receipt.result = rejected.result(item["uid"])
+                receipt.applied_at = utcnow()
+                continue
+            if item["op"] in NEW_OPS and receipt.status in ("accepted", "conflict"):
+                made = {u for u in (item["entity_uid"], receipt.record_uid) if u}
+                for known in contexts.values():
+                    known.created(item["op"].split(".")[0], made, record)
+                queue += sorted(made)
+
+
+def _find(entity: str, uid: str):
+    """The record named `uid`, also under the uid a phone gave a person who turned out to be
+    registered already (person.new matched by document: the receipt names the real record)."""
+    model = MODELS[entity]
+    record = db.session.scalar(select(model).where(model.uid == uid))
+    if record is None:
+        alias = db.session.scalar(select(SyncReceipt.record_uid).where(
+            SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
+            SyncReceipt.status.in_(("accepted", "conflict"))))
+        if alias and alias != uid:
+            record = db.session.scalar(select(model).where(model.uid == alias))
+    return record
+
+
+def _in_scope(ctx: _Context, entity: str, record) -> bool:
+    if record.village_id not in ctx.village_ids:
+        return False
+    if entity == "person":
+        return scope.may_see_person(ctx.account, record)
+    return True
+
+
+def _apply(ctx: _Context, item: dict) -> _Outcome:
+    op = item["op"]
+    entity, action = op.split(".")
+    if not ctx.writer:
+        raise Rejected("forbidden")
+    entity_uid = item.get("entity_uid")
+    if not _is_uuid(entity_uid):
+        raise Rejected("bad_item", {"entity_uid": [REJECT_MESSAGES["bad_item"]]})
+    data = item.get("data") if item.get("data") is not None else {}
+    if not isinstance(data, dict):
+        raise Rejected("bad_item", {"data": [REJECT_MESSAGES["bad_item"]]})
+    if entity == "person" and data.get("category") in POLICE_ONLY_CATEGORIES and not ctx.police:
+        raise Rejected("police_only", {"category": [REJECT_MESSAGES["police_only"]]})
+    actor = records.Actor(ctx.account.id, "sync", _known_on(item))
+
+    if op in NEW_OPS:
+        if ctx.exists(entity, entity_uid):
+            raise Rejected("exists")
+        if op == "house.new":
+            village_id = item.get("village_id")
+            if not isinstance(village_id, int) or isinstance(village_id, bool) or village_id not in ctx.village_ids:
+                raise Rejected("out_of_scope")
+            return _house_new(ctx, actor, item, village_id, data)
+        house_uid = item.get("house_uid")
+        if not _is_uuid(house_uid):
+            raise Rejected("bad_item", {"house_uid": [REJECT_MESSAGES["bad_item"]]})
+        house = ctx.house(house_uid)
+        if house is None:
+            raise _Hold(house_uid)
+        if not _in_scope(ctx, "house", house):
+            raise Rejected("out_of_scope")
+        if entity == "person":
+            return _person_new(ctx, actor, item, house, data)
+        return _organisation_new(ctx, actor, item, house, data)
+
+    record = ctx.house(entity_uid) if entity == "house" else _find(entity, entity_uid)
+    if record is None:
+        raise _Hold(entity_uid)
+    if not _in_scope(ctx, entity, record):
+        raise Rejected("out_of_scope")
+    base = item.get("base_version")
+    if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base <= record.version:
+        raise Rejected("bad_version", {"base_version": [REJECT_MESSAGES["bad_version"]]})
+    handler = {"house.update": _house_update, "person.update": _person_update, "person.leave": _person_leave,
+               "organisation.update": _organisation_update, "organisation.close": _organisation_close}[op]
+    return handler(ctx, actor, record, base, data)
+
+
+def _known_on(item: dict) -> date | None:
+    """The day the change became known; checked by the forms' known_on field (not in the future)."""
+    value = item.get("known_on")
+    if value is None:
+        return None
+    form = _form(_KnownOnForm, {"known_on": value})
+    if not form.validate():
+        raise Rejected("invalid", {"known_on": form.known_on.errors})
+    return form.known_on.data
+
+
+# Form validation: the web forms' rules, fed from JSON ------------------------------------------------
+
+def _form_value(value):
+    if value is None:
+        return None
+    if isinstance(value, bool):
+        return "y" if value else None
+    if isinstance(value, (int, float, str)):
+        return str(value)
+    if isinstance(value, (date, datetime)):
+        return value.isoformat()
+    raise Rejected("invalid")
+
+
+def _form(form_class, values: dict):
+    formdata = MultiDict()
+    for name, value in values.items():
+        try:
+            text = _form_value(value)
+        except Rejected:
+            raise Rejected("invalid", {name: [REJECT_MESSAGES["bad_item"]]}) from None
+        if text is not None:
+            formdata[name] = text
+    return form_class(formdata=formdata, meta={"csrf": False})
+
+
+def _invalid(form) -> Rejected:
+    return Rejected("invalid", {name: list(errors) for name, errors in form.errors.items()})
+
+
+class _KnownOnForm(RegistryForm):
+    known_on = known_on_field()
+
+
+def _current(record, names) -> dict:
+    return {n: getattr(record, n) for n in names}
+
+
+def _check_position(data: dict) -> dict:
+    """lat/lon are not on the web form (the phone fills them from GPS): numbers in range, or null."""
+    errors = {}
+    for name, bound in (("lat", 90), ("lon", 180)):
+        value = data.get(name)
+        if value is None:
+            continue
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not -bound <= value <= bound:
+            errors[name] = [_l("Not a valid position. Let the phone take it again.")]
+    if errors:
+        raise Rejected("invalid", errors)
+    return {n: float(data[n]) if data.get(n) is not None else None for n in ("lat", "lon") if n in data}
+
+
+def _house_data(data: dict, current: dict | None = None) -> dict:
+    fields = [n for n in records.HOUSE_FIELDS if n not in ("lat", "lon")]
+    position = _check_position(data)
+    values = {**(current or {}), **{n: data[n] for n in fields if n in data}}
+    form = _form(HouseForm, {n: values.get(n) for n in fields})
+    if not form.validate():
+        raise _invalid(form)
+    clean = {n: (getattr(form, n).data if getattr(form, n).data != "" else None) for n in fields}
+    submitted = set(data) if current is not None else set(records.HOUSE_FIELDS)
+    out = {n: v for n, v in clean.items() if n in submitted}
+    out.update(position)
+    return out
+
+
+def _house_new(ctx, actor, item, village_id, data) -> _Outcome:
+    house = records.create_house(actor, village_id, _house_data(data), collected=True, uid=item["entity_uid"])
+    return _Outcome("accepted", house)
+
+
+def _house_update(ctx, actor, house, base, data) -> _Outcome:
+    clean = _house_data(data, _current(house, records.HOUSE_FIELDS))
+    _applied, conflicts = records.update_house(actor, house, clean, base, keep_conflicts=True)
+    return _Outcome("conflict" if conflicts else "accepted", house, conflicts)
+
+
+PERSON_FORM_FIELDS = ("name", "id_type", "id_number", "sex", "birth_date", "ethnicity", "nationality", "phone",
+                      "category", "hukou_division", "hukou_address", "hukou_type", "relation", "room",
+                      "move_in_date", "move_in_reason", "away_duration")
+
+
+def _person_form(ctx: _Context, data: dict, person: Person | None):
+    """Validate with the web's PersonForm; `employer_uid` (an open organisation in scope) stands for
+    the form's employer_id. For an update the record's values fill what the phone did not send."""
+    values = {}
+    employers = []
+    if person is not None:
+        values = {n: getattr(person, n) for n in PERSON_FORM_FIELDS if hasattr(person, n)}
+        if person.employer_id is not None:
+            employer = db.session.get(Organisation, person.employer_id)
+            employers.append((employer.id, employer.name))
+            values["employer_id"] = employer.id
+    values.update({n: data[n] for n in PERSON_FORM_FIELDS if n in data})
+    if "employer_uid" in data:
+        values["employer_id"] = None
+        if data["employer_uid"] is not None:
+            employer = (db.session.scalar(scope.organisations(ctx.account).where(
+                Organisation.uid == data["employer_uid"], Organisation.status == "open"))
+                if isinstance(data["employer_uid"], str) else None)
+            if employer is None:
+                raise Rejected("invalid", {"employer_uid": [_l("Not a valid choice.")]})
+            employers.append((employer.id, employer.name))
+            values["employer_id"] = employer.id
+    form = _form(PersonForm, values)
+    form.setup(ctx.lang, ctx.police, employers)
+    if not form.validate():
+        raise _invalid(form)
+    return form
+
+
+def _person_new(ctx, actor, item, house, data) -> _Outcome:
+    form = _person_form(ctx, data, None)
+    clean = form.record_data()
+    existing = records.find_person(clean["id_type"], clean["id_number"])
+    if existing is not None and not scope.may_see_person(ctx.account, existing):
+        raise Rejected("invalid", {"id_number": [_l(
+            "This document is registered to a record only the community police may change. "
+            "Ask them to register this person.")]})
+    try:
+        person, _outcome = records.add_person(actor, house, clean, form.relation.data or None,
+                                              form.room.data or None, uid=item["entity_uid"])
+    except records.DateOrder as error:
+        raise Rejected("invalid", {"move_in_date": [_l(
+            "They have lived at their current address since %(date)s: the move-in date cannot be earlier.",
+            date=error.not_before.isoformat())]}) from None
+    return _Outcome("accepted", person)
+
+
+def _person_update(ctx, actor, person, base, data) -> _Outcome:
+    form = _person_form(ctx, data, person)
+    clean = form.record_data()
+    other = records.find_person(clean["id_type"], clean["id_number"])
+    if other is not None and other.id != person.id:
+        raise Rejected("invalid", {"id_number": [_l("Another registered person has this document number. Check the number.")]})
+    sent = set(data) | ({"employer_id"} if "employer_uid" in data else set())
+    if "id_number" in data:
+        sent |= {"sex", "birth_date", "hukou_division"}  # what a resident ID number implies
+    clean = {n: v for n, v in clean.items() if n in sent}
+    _applied, conflicts = records.update_person(actor, person, clean, base, keep_conflicts=True)
+    return _Outcome("conflict" if conflicts else "accepted", person, conflicts)
+
+
+def _whole_record_conflict(ctx, record, error: records.Conflict) -> _Outcome:
+    return _Outcome("conflict", record, error.conflicts)
+
+
+def _person_leave(ctx, actor, person, base, data) -> _Outcome:
+    form = _form(LeaveForm, {"left_date": data.get("left_date"), "reason": data.get("reason")})
+    if not (form.validate() and _left_after_moving_in(form, person)):
+        raise _invalid(form)
+    try:
+        records.mark_left(actor, person, form.left_date.data, form.reason.data, base)
+    except records.Conflict as error:
+        return _whole_record_conflict(ctx, person, error)
+    return _Outcome("accepted", person)
+
+
+def _organisation_form(data: dict, org: Organisation | None):
+    names = records.ORG_FIELDS
+    values = {**(_current(org, names) if org is not None else {}), **{n: data[n] for n in names if n in data}}
+    form = _form(OrganisationForm, values)
+    if not (form.validate() and _uscc_free(form, org)):
+        raise _invalid(form)
+    clean = form.record_data()
+    return clean if org is None else {n: v for n, v in clean.items() if n in data}
+
+
+def _organisation_new(ctx, actor, item, house, data) -> _Outcome:
+    org = records.add_organisation(actor, house, _organisation_form(data, None), uid=item["entity_uid"])
+    return _Outcome("accepted", org)
+
+
+def _organisation_update(ctx, actor, org, base, data) -> _Outcome:
+    _applied, conflicts = records.update_organisation(actor, org, _organisation_form(data, org), base,
+                                                      keep_conflicts=True)
+    return _Outcome("conflict" if conflicts else "accepted", org, conflicts)
+
+
+def _organisation_close(ctx, actor, org, base, data) -> _Outcome:
+    form = _form(CloseForm, {"closed_date": data.get("closed_date")})
+    if not form.validate():
+        raise _invalid(form)
+    try:
+        records.close_organisation(actor, org, form.closed_date.data, base)
+    except records.Conflict as error:
+        return _whole_record_conflict(ctx, org, error)
+    return _Outcome("accepted", org)
+
+
+# Photos -------------------------------------------------------------------------------------------
+
+class PhotoError(Exception):
+    """A refused upload: `code` for the protocol, `status` the HTTP status, `received` for bad_range."""
+
+    def __init__(self, code: str, status: int = 422, received: int | None = None):
+        super().__init__(code)
+        self.code = code
+        self.status = status
+        self.received = received
+
+    @property
+    def message(self) -> str:
+        return str(PHOTO_MESSAGES.get(self.code, REJECT_MESSAGES["bad_item"]))
+
+
+CONTENT_RANGE = re.compile(r"^bytes (\d{1,12})-(\d{1,12})/(\d{1,12})$")
+PHOTO_OF = re.compile(r"^(person|house):([0-9a-fA-F-]{36})$")
+
+
+def photo_dir() -> Path:
+    """instance/photos (PHOTO_DIR overrides it, e.g. in tests); partial uploads in its partial/."""
+    return Path(current_app.config.get("PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+
+
+def _partial_paths(uid: str) -> tuple[Path, Path]:
+    partial = photo_dir() / "partial"
+    return partial / f"{uid}.part", partial / f"{uid}.json"
+
+
+def photo_json(photo: Photo) -> dict:
+    return {"uid": photo.uid, "width": photo.width, "height": photo.height, "bytes": photo.bytes}
+
+
+def photo_status(account: Account, uid: str) -> dict:
+    """How much of upload `uid` has arrived: {"received": n}, with the photo once complete."""
+    photo = db.session.scalar(select(Photo).where(Photo.uid == uid))
+    if photo is not None:
+        if photo.account_id != account.id:
+            raise PhotoError("not_found", 404)
+        return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
+    part, meta = _partial_paths(uid)
+    if meta.exists() and json.loads(meta.read_text())["account_id"] != account.id:
+        raise PhotoError("not_found", 404)
+    return {"received": part.stat().st_size if part.exists() else 0, "complete": False}
+
+
+def parse_photo_of(value: str | None) -> tuple[str, str]:
+    match = PHOTO_OF.match(value or "")
+    if not match or not _is_uuid(match.group(2)):
+        raise PhotoError("bad_request", 400)
+    return match.group(1), match.group(2)
+
+
+def upload_photo_chunk(account: Account, uid: str, content_range: str | None, photo_of: str | None,
+                       chunk: bytes) -> dict:
+    """Store one chunk of photo `uid` (Content-Range `bytes start-end/total`). A chunk must start at or
+    before the bytes received so far (a repeat overwrites, a gap is refused with 416 bad_range and the
+    count received); when all `total` bytes are in, the photo is checked and re-encoded (process_photo)
+    and the partial upload removed. Only the account that began an upload may continue it; a photo of
+    a record in another village answers 404. A repeat after completion answers the stored photo."""
+    if not can(account.role, "registry.write"):
+        raise PhotoError("forbidden", 403)
+    if not _is_uuid(uid):
+        raise PhotoError("not_found", 404)
+    of_entity, of_uid = parse_photo_of(photo_of)
+    match = CONTENT_RANGE.match(content_range or "")
+    if not match:
+        raise PhotoError("bad_request", 400)
+    start, end, total = (int(g) for g in match.groups())
+    if total > PHOTO_MAX_BYTES:
+        raise PhotoError("too_large")
+    if not (start <= end < total and end - start + 1 == len(chunk)):
+        raise PhotoError("bad_request", 400)
+    photo = db.session.scalar(select(Photo).where(Photo.uid == uid))
+    if photo is not None:
+        if photo.account_id != account.id:
+            raise PhotoError("not_found", 404)
+        return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
+    record = _find(of_entity, of_uid)
+    if record is not None:
+        ctx_villages = {v.id for v in scope.villages(account)}
+        if record.village_id not in ctx_villages or (of_entity == "person" and not scope.may_see_person(account, record)):
+            raise PhotoError("not_found", 404)
+    part, meta = _partial_paths(uid)
+    part.parent.mkdir(parents=True, exist_ok=True)
+    with open(part, "a+b") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)  # one writer per upload, across worker processes
+        if meta.exists():
+            info = json.loads(meta.read_text())
+            if info["account_id"] != account.id:
+                raise PhotoError("not_found", 404)
+            if info["total"] != total or info["of"] != photo_of:
+                raise PhotoError("bad_range", 416, received=os.fstat(handle.fileno()).st_size)
+        else:
+            meta.write_text(json.dumps({"account_id": account.id, "total": total, "of": photo_of}))
+        received = os.fstat(handle.fileno()).st_size
+        if start > received:
+            raise PhotoError("bad_range", 416, received=received)
+        handle.seek(start)
+        handle.write(chunk)
+        handle.truncate(start + len(chunk))
+        handle.flush()
+        received = start + len(chunk)
+        if received < total:
+            return {"received": received, "complete": False}
+        handle.seek(0)
+        data = handle.read()
+    try:
+        jpeg, width, height = process_photo(data)
+    except PhotoError:
+        _discard(part, meta)
+        raise
+    photo_dir().mkdir(parents=True, exist_ok=True)
+    target = photo_dir() / f"{uid}.jpg"
+    temporary = target.with_suffix(".tmp")
+    temporary.write_bytes(jpeg)
+    os.replace(temporary, target)
+    photo = Photo(uid=uid, of_entity=of_entity, of_uid=of_uid, account_id=account.id, bytes=len(jpeg),
+                  original_bytes=total, width=width, height=height)
+    db.session.add(photo)
+    db.session.commit()
+    _discard(part, meta)
+    return {"received": total, "complete": True, "photo": photo_json(photo)}
+
+
+def _discard(*paths: Path) -> None:
+    for path in paths:
+        path.unlink(missing_ok=True)
+
+
+def process_photo(data: bytes) -> tuple[bytes, int, int]:
+    """Check an uploaded image and re-encode it: JPEG, long edge at most PHOTO_LONG_EDGE, orientation
+    applied, and no metadata carried over (a fresh image receives the pixels only). Refuses with
+    PhotoError: too_large (over PHOTO_MAX_BYTES), not_an_image (unreadable, truncated, or not JPEG/PNG/
+    WebP), too_many_pixels (over PHOTO_MAX_PIXELS, decompression bombs included)."""
+    if len(data) > PHOTO_MAX_BYTES:
+        raise PhotoError("too_large")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", Image.DecompressionBombWarning)
+        try:
+            with Image.open(io.BytesIO(data), formats=PHOTO_FORMATS) as probe:
+                if probe.width * probe.height > PHOTO_MAX_PIXELS:
+                    raise PhotoError("too_many_pixels")
+                probe.verify()
+            with Image.open(io.BytesIO(data), formats=PHOTO_FORMATS) as image:
+                if image.width * image.height > PHOTO_MAX_PIXELS:
+                    raise PhotoError("too_many_pixels")
+                image.load()
+                upright = ImageOps.exif_transpose(image)
+                rgb = upright.convert("RGB")
+        except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+            raise PhotoError("too_many_pixels") from None
+        except PhotoError:
+            raise
+        except Exception:  # Pillow raises many kinds for broken input: all mean "not an image"
+            raise PhotoError("not_an_image") from None
+    rgb.thumbnail((PHOTO_LONG_EDGE, PHOTO_LONG_EDGE), Image.Resampling.LANCZOS)
+    clean = Image.new("RGB", rgb.size)
+    clean.paste(rgb)
+    out = io.BytesIO()
+    clean.save(out, format="JPEG", quality=85, optimize=True)
+    return out.getvalue(), clean.width, clean.height

@@ -38,9 +38,10 @@ def make_account(town: Town, role: str, villages=(), pin: str | None = PIN, coll
 
 
 def resident_id(birth: str = "19850312", county: str = "110105", male: bool = True) -> str:
-    """A valid resident ID number with a fresh serial (odd last serial digit = male)."""
-    n = next(_serial) % 100
-    body = f"{county}{birth}{n:02d}{(1 if male else 2) + 2 * (n % 4)}"
+    """A valid resident ID number with a fresh serial: 500 per birth date and county before they
+    repeat (the serial's last digit is odd for men, so half of the thousand serials fit)."""
+    n = next(_serial) % 500
+    body = f"{county}{birth}{2 * n + (1 if male else 0):03d}"
     return body + resident_id_check_digit(body)
 
 

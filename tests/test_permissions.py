@@ -128,6 +128,14 @@ MATRIX = [
     ("admin.revoke",                 "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.revoke",                 "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("auth.logout",                  "POST", "-",       (303,   303,   303,   303,   303,    303,   303,   LOGIN)),
+    # The phone's API (/api/): JSON, 401 instead of a redirect; bearer-token routes refuse a cookie.
+    ("api.ping",                     "GET",  "-",       (204,   204,   204,   204,   204,    204,   204,   204)),
+    ("api.openapi",                  "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("api.session_state",            "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("api.register_device",          "POST", "-",       (403,   403,   403,   201,   201,    201,   201,   401)),
+    ("api.package",                  "GET",  "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
+    ("api.push",                     "POST", "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
+    ("api.photo_status",             "GET",  "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only).
@@ -251,6 +259,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         "registry.close_organisation": {"org_id": target.closer},
         "admin.reissue_activation": {"account_id": target.account},
         "admin.revoke": {"account_id": target.account},
+        "api.photo_status": {"uid": "00000000-0000-4000-8000-000000000000"},
     }
     return args.get(endpoint, {})
 
@@ -346,7 +355,7 @@ def test_permission_matrix(ctx, app, login, who):
                 failures.append(f"{where}: expected redirect to /login, got {got} {response.headers.get('Location')}")
         elif got != want:
             failures.append(f"{where}: expected {want}, got {got}")
-        should_write = method == "POST" and want in (200, 303) and endpoint not in NO_DB_WRITE
+        should_write = method == "POST" and want in (200, 201, 303) and endpoint not in NO_DB_WRITE
         if should_write and after == before:
             failures.append(f"{where}: answered {got} but wrote nothing")
         audits_only = endpoint in AUDITED_GETS and got == 200

@@ -162,3 +162,12 @@ def test_re_registering_at_the_same_house_is_an_update(ctx):
     again, outcome = records.add_person(records.Actor(None), home, person_data(id_number=person.id_number,
                                                                                phone="13812345678"))
     assert (again.id, outcome, counters(east)[0]) == (person.id, "updated", 1)
+
+
+def test_a_new_house_never_takes_a_door_code_already_in_use(ctx, monkeypatch):
+    _town, (east, _west) = make_town()
+    taken = make_house(east, number="1").door_code
+    draws = iter([taken, taken, "ABCD1234"])
+    monkeypatch.setattr(records, "new_door_code", lambda: next(draws))
+    house = records.create_house(records.Actor(None), east.id, {"number": "2"})
+    assert house.door_code == "ABCD1234"

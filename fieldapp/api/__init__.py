@@ -7,6 +7,9 @@ from ..extensions import csrf
 bp = Blueprint("api", __name__, url_prefix="/api")
 
 
+from . import views  # noqa: E402,F401  (registers the routes on bp)
+
+
 def init_app(app):
     # Bearer device tokens, not cookies, authenticate the API: CSRF does not apply (device
     # registration checks the session's CSRF token itself).
