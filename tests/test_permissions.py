@@ -136,6 +136,11 @@ MATRIX = [
     ("api.package",                  "GET",  "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
     ("api.push",                     "POST", "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
     ("api.photo_status",             "GET",  "-",       (401,   401,   401,   401,   401,    401,   401,   401)),
+    # The installable app: shell, manifest and service worker hold no personal data and must load
+    # for anyone (the shell itself asks the API who is signed in).
+    ("pwa.shell",                    "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("pwa.manifest",                 "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("pwa.service_worker",           "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only).
