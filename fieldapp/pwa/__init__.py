@@ -3,6 +3,8 @@ from flask import Blueprint
 
 bp = Blueprint("pwa", __name__)
 
+from . import views  # noqa: E402,F401  (routes attach to bp)
+
 
 def init_app(app):
     app.register_blueprint(bp)
