@@ -8,7 +8,7 @@ import threading
 from pathlib import Path
 
 from playwright.sync_api import expect
-from sqlalchemy import select
+from sqlalchemy import func, select
 from werkzeug.serving import make_server
 
 from fieldapp.extensions import db
@@ -273,3 +273,40 @@ def test_person_update_leave_and_new_organisation_reach_the_server(live_server, 
         assert second.status == "left"
         assert (org.name, org.kind) == ("东村小卖部", "shop")
         db.session.rollback()
+
+
+def test_signing_out_removes_household_data_but_keeps_unsent_records(live_server, phone):
+    from fieldapp.models import Device, Person
+    base = live_server.base_url
+    w = world(live_server, houses=2)
+    page = phone.new_page()
+    sign_in(page, base, w["collection_id"])
+    open_app(page, base, first=True)
+    assert len(page.evaluate("window.__fieldapp.dump()")["houses"]) == 2
+    number = resident_id()
+    phone.set_offline(True)
+    add_person(page, w["houses"][0][0], "丁", number)
+    expect(pending(page)).to_have_text("1")
+    page.once("dialog", lambda dialog: dialog.accept())  # names the unsent record and asks
+    page.click("#sign-out")
+    expect(page.locator("#setup")).to_be_visible()  # offline: the app says it needs signal once
+    dump = page.evaluate("window.__fieldapp.dump()")
+    assert dump["houses"] == [] and dump["people"] == [] and len(dump["outbox"]) == 1
+    assert page.evaluate("window.__fieldapp.meta('device')") is None
+    # Signing in again: the same PIN opens the kept record, which is then sent once.
+    phone.set_offline(False)
+    sign_in(page, base, w["collection_id"])
+    page.goto(base + "/app/")
+    unlock(page)
+    expect(pending(page)).to_have_text("0", timeout=20_000)
+    with live_server.app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Person).where(Person.id_number == number)) == 1
+    # Online, signing out also revokes the phone's credential and ends the web session.
+    page.once("dialog", lambda dialog: dialog.accept())
+    page.click("#sign-out")
+    expect(page.locator("#setup")).to_be_visible()
+    with live_server.app.app_context():
+        devices = db.session.scalars(select(Device).order_by(Device.created_at)).all()
+        assert devices[-1].revoked_at is not None
+    assert page.evaluate("fetch('/api/session').then(r => r.json())")["signed_in"] is False
+    assert page.evaluate("window.__fieldapp.dump()")["houses"] == []

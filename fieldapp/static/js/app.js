@@ -251,6 +251,27 @@ async function exportUnsent() {
   setTimeout(() => URL.revokeObjectURL(url), 10000);
 }
 
+// --- sign-out -----------------------------------------------------------------------------------
+async function signOut() {
+  const unsent = (await outbox.all()).length;
+  if (!window.confirm(unsent ? t('sign_out_unsent', { n: unsent }) : t('sign_out_confirm'))) return;
+  await sync.signOut();
+  cryptoBox.forget();
+  await endWebSession();
+  window.location.assign('/app/'); // works offline too: the app then shows how to sign in again
+}
+
+async function endWebSession() {
+  try {
+    const session = await (await fetch('/api/session', { cache: 'no-store' })).json();
+    if (session.signed_in) {
+      await fetch('/logout', { method: 'POST', body: new URLSearchParams({ csrf_token: session.csrf_token }) });
+    }
+  } catch (e) {
+    // No signal: the phone's data is gone already; the web session expires by itself.
+  }
+}
+
 // --- boot -------------------------------------------------------------------------------------
 async function boot() {
   if (!supported()) { show('loading', false); show('unsupported'); return; }
@@ -258,6 +279,7 @@ async function boot() {
   $('update-now').addEventListener('click', takeUpdate);
   $('sync-now').addEventListener('click', () => sync.syncNow('button'));
   $('export').addEventListener('click', exportUnsent);
+  $('sign-out').addEventListener('click', signOut);
   registerServiceWorker().catch((e) => console.warn('service worker', e));
   navigator.storage?.persist?.().catch(() => {});
   sync.onChange(async (event) => {

@@ -90,6 +90,17 @@ export async function signOutDevice() {
   if (token) await api('DELETE', '/api/devices/current').catch(() => {});
 }
 
+// Signing out of the phone: the token is revoked on the server when it can be reached, and either
+// way the downloaded household data and the sealed token leave the phone now. Unsent records stay
+// (sealed with the PIN); they go after the collector signs in again.
+export async function signOut() {
+  await signOutDevice();
+  await pkg.wipe();
+  await db.delMeta('cursor');
+  await db.delMeta('device');
+  token = null;
+}
+
 async function push() {
   for (const batch of await outbox.batches()) {
     const answer = await api('POST', '/api/sync/push', { json: { items: batch } });
