@@ -71,7 +71,7 @@ from .models import (Account, Change, Conflict, Device, House, Organisation, Per
                      new_uid, utcnow)
 from .rules.address import format_address
 from .registry.forms import CloseForm, HouseForm, LeaveForm, OrganisationForm, PersonForm, RegistryForm
-from .registry.views import _left_after_moving_in, _uscc_free
+from .registry import checks
 from .rules.permissions import POLICE_ONLY_CATEGORIES, can
 
 DEVICE_ROLES = frozenset({"collector", "police", "reviewer", "informant"})
@@ -775,27 +775,23 @@ def _person_form(ctx: _Context, data: dict, person: Person | None):
 def _person_new(ctx, actor, item, house, data) -> _Outcome:
     form = _person_form(ctx, data, None)
     clean = form.record_data()
-    existing = records.find_person(clean["id_type"], clean["id_number"])
-    if existing is not None and not scope.may_see_person(ctx.account, existing):
-        raise Rejected("invalid", {"id_number": [_l(
-            "This document is registered to a record only the community police may change. "
-            "Ask them to register this person.")]})
+    problem = checks.document_problem(ctx.account, clean)
+    if problem:
+        raise Rejected("invalid", {"id_number": [problem]})
     try:
         person, _outcome = records.add_person(actor, house, clean, form.relation.data or None,
                                               form.room.data or None, uid=item["entity_uid"])
     except records.DateOrder as error:
-        raise Rejected("invalid", {"move_in_date": [_l(
-            "They have lived at their current address since %(date)s: the move-in date cannot be earlier.",
-            date=error.not_before.isoformat())]}) from None
+        raise Rejected("invalid", {"move_in_date": [checks.move_in_problem(error)]}) from None
     return _Outcome("accepted", person)
 
 
 def _person_update(ctx, actor, person, base, data) -> _Outcome:
     form = _person_form(ctx, data, person)
     clean = form.record_data()
-    other = records.find_person(clean["id_type"], clean["id_number"])
-    if other is not None and other.id != person.id:
-        raise Rejected("invalid", {"id_number": [_l("Another registered person has this document number. Check the number.")]})
+    problem = checks.document_problem(ctx.account, clean, person)
+    if problem:
+        raise Rejected("invalid", {"id_number": [problem]})
     sent = set(data) | ({"employer_id"} if "employer_uid" in data else set())
     if "id_number" in data:
         sent |= {"sex", "birth_date", "hukou_division"}  # what a resident ID number implies
@@ -810,8 +806,11 @@ def _whole_record_conflict(ctx, record, error: records.Conflict) -> _Outcome:
 
 def _person_leave(ctx, actor, person, base, data) -> _Outcome:
     form = _form(LeaveForm, {"left_date": data.get("left_date"), "reason": data.get("reason")})
-    if not (form.validate() and _left_after_moving_in(form, person)):
+    if not form.validate():
         raise _invalid(form)
+    problem = checks.left_date_problem(person, form.left_date.data)
+    if problem:
+        raise Rejected("invalid", {"left_date": [problem]})
     try:
         records.mark_left(actor, person, form.left_date.data, form.reason.data, base)
     except records.Conflict as error:
@@ -823,8 +822,11 @@ def _organisation_form(data: dict, org: Organisation | None):
     names = records.ORG_FIELDS
     values = {**(_current(org, names) if org is not None else {}), **{n: data[n] for n in names if n in data}}
     form = _form(OrganisationForm, values)
-    if not (form.validate() and _uscc_free(form, org)):
+    if not form.validate():
         raise _invalid(form)
+    problem = checks.uscc_problem(form.uscc.data, org)
+    if problem:
+        raise Rejected("invalid", {"uscc": [problem]})
     clean = form.record_data()
     return clean if org is None else {n: v for n, v in clean.items() if n in data}
 

@@ -14,6 +14,7 @@ from ..models import Change, House, Organisation, Person, VillageCounter
 from ..rules.address import normalise_query, parse_group_number
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
+from . import checks
 from .forms import (CATEGORY_LABELS, CHANGE_FIELD_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
                     OpenedVersion, OrganisationForm, PersonForm, SearchForm)
 
@@ -214,17 +215,16 @@ def new_person(house_id):
     form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
     if form.validate_on_submit():
         data = form.record_data()
-        existing = records.find_person(data["id_type"], data["id_number"])
-        if existing is not None and not scope.may_see_person(current_user, existing):
-            form.id_number.errors = [_("This document is registered to a record only the community police may change. Ask them to register this person.")]
+        problem = checks.document_problem(current_user, data)
+        if problem:
+            form.id_number.errors = [problem]
         else:
             try:
                 _person, outcome = records.add_person(_actor(form), house, data, form.relation.data or None,
                                                       form.room.data or None)
             except records.DateOrder as error:
                 db.session.rollback()
-                form.move_in_date.errors = [_("They have lived at their current address since %(date)s: the move-in date cannot be earlier.",
-                                              date=error.not_before.isoformat())]
+                form.move_in_date.errors = [checks.move_in_problem(error)]
             else:
                 db.session.commit()
                 flash({"new": _("Person registered."), "updated": _("Person saved."),
@@ -286,9 +286,9 @@ def edit_person(person_id):
         _audit_full_numbers("person", person.id)
     if form.validate_on_submit():
         data = form.record_data()
-        other = records.find_person(data["id_type"], data["id_number"])
-        if other is not None and other.id != person.id:
-            form.id_number.errors = [_("Another registered person has this document number. Check the number.")]
+        problem = checks.document_problem(current_user, data, person)
+        if problem:
+            form.id_number.errors = [problem]
         else:
             done = _save(form, lambda: records.update_person(_actor(form), person, data, _base_version(form)),
                          _("Person saved."), url_for(".person", person_id=person.id))
@@ -314,13 +314,10 @@ def leave(person_id):
 
 
 def _left_after_moving_in(form, person) -> bool:
-    """Nobody leaves before they moved in: the residence would end before it began."""
-    since = next((r.from_date for r in person.residences if r.to_date is None), None) or person.move_in_date
-    if since is not None and form.left_date.data < since:
-        form.left_date.errors = list(form.left_date.errors) + [
-            _("They moved in on %(date)s: the date they left cannot be earlier.", date=since.isoformat())]
-        return False
-    return True
+    problem = checks.left_date_problem(person, form.left_date.data)
+    if problem:
+        form.left_date.errors = list(form.left_date.errors) + [problem]
+    return problem is None
 
 
 @bp.route("/houses/<int:house_id>/organisations/new", methods=["GET", "POST"])
@@ -337,14 +334,10 @@ def new_organisation(house_id):
 
 
 def _uscc_free(form, org) -> bool:
-    """A credit code names one organisation: refuse a second registration with a clear message."""
-    if not form.uscc.data:
-        return True
-    other = db.session.scalar(select(Organisation).where(Organisation.uscc == form.uscc.data))
-    if other is not None and (org is None or other.id != org.id):
-        form.uscc.errors = [_("An organisation with this credit code is already registered. Search for it instead.")]
-        return False
-    return True
+    problem = checks.uscc_problem(form.uscc.data, org)
+    if problem:
+        form.uscc.errors = [problem]
+    return problem is None
 
 
 @bp.route("/organisations/<int:org_id>/edit", methods=["GET", "POST"])
