@@ -17,10 +17,19 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 def create_app(overrides: dict | None = None) -> Flask:
     app = Flask(__name__, instance_relative_config=True)
     _config.load_config(app, overrides)
+    register_middleware(app)
     register_extensions(app)
     register_blueprints(app)
     register_commands(app)
     return app
+
+
+def register_middleware(app: Flask) -> None:
+    # Behind PROXY_HOPS reverse proxies, take the client's address and scheme from their headers.
+    if app.config["PROXY_HOPS"]:
+        from werkzeug.middleware.proxy_fix import ProxyFix
+        hops = int(app.config["PROXY_HOPS"])
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
 
 
 def register_extensions(app: Flask) -> None:
@@ -33,14 +42,17 @@ def register_extensions(app: Flask) -> None:
     babel.init_app(app, locale_selector=select_locale)
     login_manager.init_app(app)
     with app.app_context():
-        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"])
+        configure_engine(db.engine, app.config["SQLITE_BUSY_TIMEOUT_MS"],
+                         strict=app.config.get("STRICT_READ_REQUESTS", False))
     app.before_request(lambda: set_write_intent(request.method))
+    # Outside a request (the test client's thread, CLI work after it) writes are the default again.
+    app.teardown_request(lambda _exc: set_write_intent("POST"))
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import admin, api, auth, errors, progress, pwa, registry, security, templating
+    from . import admin, api, auth, badges, campaigns, doors, errors, maps, progress, pwa, registry, security, templating, tips
 
-    for module in (templating, security, auth, registry, progress, admin, api, pwa, errors):
+    for module in (templating, security, auth, registry, progress, campaigns, maps, doors, tips, badges, admin, api, pwa, errors):
         module.init_app(app)
 
 

@@ -21,6 +21,7 @@ class Defaults:
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
     SQLITE_BUSY_TIMEOUT_MS = 15_000
+    STRICT_READ_REQUESTS = False  # tests: refuse writes in a read request's deferred transaction
 
     # Sessions: signed cookies, never readable by scripts, never sent to another site.
     SESSION_COOKIE_HTTPONLY = True
@@ -42,9 +43,32 @@ class Defaults:
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
 
+    # How many reverse proxies (nginx, a load balancer) stand in front of the app and set
+    # X-Forwarded-For/-Proto/-Host. 0: none, the headers are ignored (anyone could forge them). Behind
+    # a proxy without this, every visitor has the proxy's address: the public tip form's per-sender
+    # limit would then be shared by the whole town.
+    PROXY_HOPS = 0
+
     # The town this deployment serves; the demo loads the Yuping 2016 preset.
     COLLECTION_ID_PREFIX = "YP"
     PAGE_SIZE = 50
+
+    # The address residents and phones reach the app at, e.g. "https://sanshi.example.gov.cn": door
+    # QR labels encode <PUBLIC_BASE_URL>/d/<token>. Unset: the address of the request that prints
+    # them (fine when staff print from the public address; set it when they print from another).
+    PUBLIC_BASE_URL: str | None = None
+    # House register import from the web page (CSV / .xlsx): upload size and row limits. Each house
+    # takes a few milliseconds to write, so 5,000 rows stay well inside a worker's request timeout;
+    # bigger registers go through `flask --app fieldapp import-houses` (its own --max-rows).
+    DOOR_IMPORT_MAX_BYTES = 5 * 1024 * 1024
+    DOOR_IMPORT_MAX_ROWS = 5_000
+
+    # The progress map's tile layer: a URL template ({z}/{x}/{y}, optional {s}) and its attribution
+    # (HTML). Empty: points on a plain background, and the CSP names no outside host. Positions are
+    # WGS-84 (GPS): use WGS-84 / CGCS2000 tiles (OpenStreetMap, Tianditu), not GCJ-02 ones.
+    MAP_TILE_URL = ""
+    MAP_ATTRIBUTION = ""
+    MAP_TILE_SUBDOMAINS = "abc"  # what {s} stands for, one character each (Tianditu: "01234567")
 
 
 def _parse_env(value: str):

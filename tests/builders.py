@@ -2,6 +2,7 @@
 (accounts, records) and commits, so what tests see is what users get."""
 from __future__ import annotations
 
+import html
 from datetime import date
 from itertools import count
 
@@ -102,3 +103,19 @@ def db_state() -> dict:
     state = {name: db.session.scalar(query) or 0 for name, query in queries.items()}
     db.session.rollback()
     return state
+
+
+def send(client, method: str, url: str, data: dict | None = None, **kwargs):
+    """One request, with the test's own session idle (no open transaction holding a lock)."""
+    db.session.rollback()
+    return client.open(url, method=method, data=data, **kwargs)
+
+
+def text_of(response) -> str:
+    return html.unescape(response.get_data(as_text=True))
+
+
+def english(client):
+    """Switch the client's UI to English (the default is Chinese), so tests can match English text."""
+    assert send(client, "POST", "/language/en", {"next": "/"}).status_code == 303
+    return client

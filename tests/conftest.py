@@ -22,8 +22,9 @@ PG_URL = os.environ.get("FIELDAPP_TEST_DATABASE_URL")
 BACKENDS = ["sqlite"] + (["postgresql"] if PG_URL else [])
 
 # Fast hashing in tests only; test_accounts checks that the real default is a slow hash.
-TEST_CONFIG = {"TESTING": True, "SECRET_KEY": "test", "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-               "WTF_CSRF_ENABLED": False}
+# STRICT_READ_REQUESTS: a GET that writes outside database.write_transaction() fails at once.
+TEST_CONFIG = {"TESTING": True, "STRICT_READ_REQUESTS": True, "SECRET_KEY": "test",
+               "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000", "WTF_CSRF_ENABLED": False}
 
 
 @pytest.fixture(scope="session", params=BACKENDS)

@@ -2,11 +2,13 @@
 from ._base import new_uid, utcnow
 from .accounts import Account, account_villages
 from .activity import AuditEvent, Change, VillageCounter
+from .field import DashboardEvent, RetiredDoorCode, Tip, Visit
 from .places import Campaign, Phase, Town, Village
+from .progress import CollectorDay, VillageDay
 from .registry import House, Organisation, Person, Residence
 from .sync import Conflict, Device, Photo, SyncReceipt
 
 __all__ = [
-    "Account", "AuditEvent", "Campaign", "Change", "Conflict", "Device", "House", "Organisation", "Person", "Phase",
-    "Photo", "Residence", "SyncReceipt", "Town", "Village", "VillageCounter", "account_villages", "new_uid", "utcnow",
+    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "Organisation", "Person", "Phase",
+    "Photo", "Residence", "RetiredDoorCode", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_villages", "new_uid", "utcnow",
 ]

@@ -34,7 +34,12 @@ class Account(UserMixin, db.Model):
     activated_at: Mapped[datetime | None]
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    valid_from: Mapped[date | None]  # printed on the badge (采集证); None = from issue
     valid_until: Mapped[date | None]
+    # The badge's public verification page is /b/<badge_token>: unguessable, so the page cannot be
+    # used to enumerate who holds IDs. Re-issuing a badge replaces the token.
+    badge_token: Mapped[str | None] = mapped_column(String(64), unique=True)
+    photo_uid: Mapped[str | None] = mapped_column(String(36))  # the holder's portrait (photos table)
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(128))
     failed_logins: Mapped[int] = mapped_column(default=0)

@@ -34,6 +34,10 @@ class Change(db.Model):
     known_on: Mapped[date | None]
     collected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     collected_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
+    # The visit this change was collected under (the phone sends its uid). Door proof means a visit
+    # opened by scanning the door's QR; anything else is marked as having no door proof.
+    visit_uid: Mapped[str | None] = mapped_column(String(36), index=True)
+    door_proof: Mapped[bool] = mapped_column(default=False)
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
 

@@ -49,6 +49,11 @@ class House(db.Model):
     rental_record_no: Mapped[str | None] = mapped_column(String(32))
     lat: Mapped[float | None]
     lon: Mapped[float | None]
+    # Where lat/lon came from: None for the register's (or demo) position, else the first visit with
+    # a good GPS fix (accuracy within rules.visits), which then becomes the house's known position.
+    position_accuracy_m: Mapped[float | None]
+    position_visit_id: Mapped[int | None]  # no FK: visits already point at houses
+    door_code_issued_at: Mapped[datetime | None]
     collected_at: Mapped[datetime | None]  # first registered at the door; None = only in the register
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
