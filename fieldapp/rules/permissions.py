@@ -23,6 +23,22 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "identifier.reveal": frozenset({"supervisor", "village_head", "reviewer", "collector", "police"}),
     "progress.view": frozenset({"admin", "supervisor", "village_head", "reviewer"}),
     "accounts.manage": frozenset({"admin"}),
+    # Door labels: print sheets, retire and replace codes, import a house register.
+    "doors.print": frozenset({"admin", "supervisor", "village_head"}),
+    "doors.manage": frozenset({"admin", "supervisor"}),
+    # Visits and door proof per collector and village.
+    "visits.view": frozenset({"supervisor", "village_head", "reviewer", "police"}),
+    # Tips: informants send them; collectors (and the other door-going roles) verify them as tasks;
+    # village heads and supervisors oversee them (overdue ones stand out) and may reassign.
+    "tips.submit": frozenset({"informant", "collector", "police", "village_head"}),
+    "tips.work": frozenset({"collector", "reviewer", "police"}),
+    "tips.oversee": frozenset({"supervisor", "village_head"}),
+    # Badges (采集证): print them, with the holder's photo.
+    "badges.manage": frozenset({"admin"}),
+    # Campaigns and phases are data an admin edits.
+    "campaigns.manage": frozenset({"admin"}),
+    # The live dashboard and the map (village heads: their own village only, by scope).
+    "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})

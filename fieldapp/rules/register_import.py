@@ -1,0 +1,209 @@
+"""Reading an existing house register (CSV or Excel) row by row: pure rules, no Flask, no database.
+
+What a register file is
+-----------------------
+One row per house, a header row first. Columns are found by their header, in Chinese or English
+(``HEADER_ALIASES``): the village (name or code) and the door number are required; group, road,
+lane, building, room and the coordinates (latitude and longitude, both or neither) are optional.
+Other columns are ignored and named in the report, so a register with owners' names in it does not
+bring personal data in: that is collected at the door.
+
+Text files
+----------
+Chinese Excel saves "CSV" in the system code page (GBK), others save UTF-8 with or without a byte
+order mark, and "Unicode text" is UTF-16 with a BOM and tabs. ``decode_text`` tries, in order: a
+BOM (UTF-8 or UTF-16), strict UTF-8, then GB18030 (a superset of GBK and GB2312, so every GBK file
+decodes the same). Bytes that are neither UTF-8 nor GB18030 are refused, never guessed.
+
+Values
+------
+Cells are NFKC-normalised (full-width digits and brackets from Chinese input methods become
+ASCII), trimmed, and a trailing unit suffix is dropped when something is left (``3组`` -> ``3``,
+``27号`` -> ``27``), because the register stores parts without their suffix and shows them with
+it (rules.address): ``3组`` and ``3`` are the same group, and grouping labels by group must not
+split them. Text with control characters is refused (exports that carry them are damaged).
+"""
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+
+# Column -> accepted headers (compared after NFKC, lower-case, without spaces and brackets).
+HEADER_ALIASES: dict[str, tuple[str, ...]] = {
+    "village": ("village", "villagecode", "villagename", "community", "村", "村名", "村居", "村社区",
+                "村/社区", "社区", "村委会", "居委会", "所属村", "村居委", "村编码", "村代码"),
+    "group_name": ("group", "groupname", "组", "组别", "村民小组", "小组"),
+    "road": ("road", "street", "路", "路街", "街路巷", "路/街", "街巷", "道路"),
+    "lane": ("lane", "弄", "巷", "弄/巷", "弄巷"),
+    "number": ("number", "doornumber", "no", "no.", "号", "门牌号", "门牌号码", "门牌"),
+    "building": ("building", "栋", "楼栋", "幢", "栋号"),
+    "room": ("room", "室", "房间", "房间号", "室号"),
+    "lat": ("lat", "latitude", "纬度"),
+    "lon": ("lon", "lng", "long", "longitude", "经度"),
+}
+REQUIRED_COLUMNS = ("village", "number")
+ADDRESS_COLUMNS = ("group_name", "road", "lane", "number", "building", "room")
+# The House model's column sizes (models/registry.py).
+MAX_LENGTH = {"village": 64, "group_name": 32, "road": 64, "lane": 32, "number": 32, "building": 32, "room": 32}
+SUFFIXES = {"group_name": "组", "lane": "弄", "number": "号", "building": "栋", "room": "室"}
+
+# Mainland China's extent with a margin (Mohe 53.6 N, Zengmu Reef 3.9 N; Pamirs 73.5 E, Fuyuan
+# 135.1 E). A register position outside it is a typing error or swapped columns, never a house here.
+LAT_RANGE = (3.5, 54.0)
+LON_RANGE = (73.0, 136.0)
+
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+_HEADER_NOISE = re.compile(r"[\s()\[\]（）【】*:：_\-]+")
+
+
+class FileProblem(Exception):
+    """The file as a whole cannot be read as a register: `code` says why (see the importer's messages)."""
+
+    def __init__(self, code: str, **params):
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+@dataclass
+class RowIssue:
+    """Why a row is rejected: a machine code (translated by the caller) and the offending column."""
+    code: str
+    column: str | None = None
+    value: str | None = None
+
+
+@dataclass
+class ParsedRow:
+    line: int  # the row number as a spreadsheet shows it (the header is row 1)
+    village: str
+    address: dict  # ADDRESS_COLUMNS -> value or None
+    lat: float | None = None
+    lon: float | None = None
+    issues: list[RowIssue] = field(default_factory=list)
+
+
+def decode_text(data: bytes) -> str:
+    """The text of a CSV file, by the order in the module docstring. Raises FileProblem('encoding')."""
+    if data.startswith(codecs.BOM_UTF8):
+        return data[len(codecs.BOM_UTF8):].decode("utf-8", errors="strict")
+    if data.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
+        try:
+            return data.decode("utf-16")
+        except UnicodeDecodeError:
+            raise FileProblem("encoding") from None
+    for encoding in ("utf-8", "gb18030"):
+        try:
+            return data.decode(encoding, errors="strict")
+        except UnicodeDecodeError:
+            continue
+    raise FileProblem("encoding")
+
+
+def csv_rows(text: str) -> list[list[str]]:
+    """Rows of a delimited text: comma, tab or semicolon, whichever the header line uses most."""
+    first = text.split("\n", 1)[0]
+    delimiter = max((",", "\t", ";"), key=first.count)
+    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+
+
+def header_key(text) -> str:
+    return _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", str(text or ""))).lower()
+
+
+_ALIAS_INDEX = {header_key(alias): column for column, aliases in HEADER_ALIASES.items() for alias in aliases}
+
+
+def map_header(header: list) -> tuple[dict[str, int], list[str]]:
+    """{column: index} for the recognised headers and the list of ignored header texts.
+    Raises FileProblem for a missing required column or a column given twice."""
+    found: dict[str, int] = {}
+    ignored = []
+    for index, text in enumerate(header):
+        column = _ALIAS_INDEX.get(header_key(text))
+        if column is None:
+            if str(text or "").strip():
+                ignored.append(str(text).strip())
+            continue
+        if column in found:
+            raise FileProblem("duplicate_column", column=str(text).strip())
+        found[column] = index
+    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+    if missing:
+        raise FileProblem("missing_columns", columns=missing)
+    return found, ignored
+
+
+def cell_text(value) -> str:
+    """A cell as text: Excel numbers without a spurious '.0', NFKC, trimmed."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return str(value)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    return unicodedata.normalize("NFKC", str(value)).strip()
+
+
+def strip_suffix(column: str, text: str) -> str:
+    """``3组`` -> ``3`` for the group column, and so on (SUFFIXES); a lone suffix is kept."""
+    suffix = SUFFIXES.get(column)
+    if suffix and text.endswith(suffix) and len(text) > len(suffix):
+        return text[:-len(suffix)].strip()
+    return text
+
+
+def parse_coordinate(text: str, low: float, high: float) -> float | None:
+    """A decimal degree within [low, high]; None when it is not one."""
+    try:
+        value = float(text)
+    except ValueError:
+        return None
+    if not math.isfinite(value) or not low <= value <= high:
+        return None
+    return value
+
+
+def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | None:
+    """One data row -> ParsedRow with its issues (empty when the row is valid on its own), or None for
+    a blank row (spreadsheets often end with some). Checks here need nothing but the row itself;
+    the village and duplicates are checked by the caller, which knows the register."""
+    raw = {column: cell_text(cells[index]) if index < len(cells) else "" for column, index in columns.items()}
+    if not any(raw.values()):
+        return None
+    issues = []
+    for column, text in raw.items():
+        if CONTROL_CHARACTERS.search(text):
+            issues.append(RowIssue("control_characters", column))
+            raw[column] = CONTROL_CHARACTERS.sub("", text)
+    address = {}
+    for column in ADDRESS_COLUMNS:
+        text = strip_suffix(column, raw.get(column, ""))
+        address[column] = text or None
+    village = raw.get("village", "")
+    row = ParsedRow(line=line, village=village, address=address, issues=issues)
+    if not village:
+        issues.append(RowIssue("missing_village", "village"))
+    if not address["number"]:
+        issues.append(RowIssue("missing_number", "number"))
+    for column, limit in MAX_LENGTH.items():
+        value = village if column == "village" else address.get(column)
+        if value and len(value) > limit:
+            issues.append(RowIssue("too_long", column, value[:limit] + "…"))
+    lat_text, lon_text = raw.get("lat", ""), raw.get("lon", "")
+    if lat_text or lon_text:
+        if not (lat_text and lon_text):
+            issues.append(RowIssue("half_position", "lat" if not lat_text else "lon"))
+        else:
+            row.lat = parse_coordinate(lat_text, *LAT_RANGE)
+            row.lon = parse_coordinate(lon_text, *LON_RANGE)
+            if row.lat is None:
+                issues.append(RowIssue("bad_latitude", "lat", lat_text[:32]))
+            if row.lon is None:
+                issues.append(RowIssue("bad_longitude", "lon", lon_text[:32]))
+    return row
