@@ -22,25 +22,17 @@ from fieldapp.rules.doorcode import is_valid_door_code, new_door_code
 from fieldapp.rules.identifiers import (IdentifierError, resident_id_check_digit, uscc_check_char,
                                         validate_mobile, validate_resident_id, validate_uscc)
 
-from .builders import PIN, db_state, make_account, make_house, make_person, make_town, resident_id
+from .builders import PIN, db_state, english, make_account, make_house, make_person, make_town, resident_id, send, text_of
 
 TODAY = date.today().isoformat()
 
 
 # --- helpers local to this file ----------------------------------------------------------------
 
-def send(client, method: str, url: str, data: dict | None = None, **kwargs):
-    """One request, with the test's own session idle (no open transaction holding a lock)."""
-    db.session.rollback()
-    return client.open(url, method=method, data=data, **kwargs)
 
 
-def text_of(response) -> str:
-    return html.unescape(response.get_data(as_text=True))
 
 
-def english(client) -> None:
-    assert send(client, "POST", "/language/en").status_code == 303
 
 
 class _Page(HTMLParser):

@@ -16,6 +16,7 @@ from ..rules import codes, identifiers
 
 RESIDENT_ID = "111"
 
+ENTITY_LABELS = {"house": _l("House"), "person": _l("Person"), "organisation": _l("Organisation")}
 HOUSE_USE_LABELS = {"owner": _l("Owner-occupied"), "rented": _l("Rented"), "group_rental": _l("Group rental"),
                     "vacant": _l("Vacant"), "commercial": _l("Shop / commercial"), "other": _l("Other use")}
 CATEGORY_LABELS = {"local": _l("Local registered resident"), "migrant": _l("Migrant from elsewhere"),

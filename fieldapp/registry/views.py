@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from .. import records, scope
 from ..accounts import audit
+from ..database import write_transaction
 from ..extensions import db
 from ..i18n import ui_lang
 from ..models import Change, House, Organisation, Person, VillageCounter
@@ -15,7 +16,8 @@ from ..rules.address import normalise_query, parse_group_number
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
 from . import checks
-from .forms import (CATEGORY_LABELS, CHANGE_FIELD_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
+from .proof import door_record
+from .forms import (CATEGORY_LABELS, CHANGE_FIELD_LABELS, ENTITY_LABELS, HOUSE_USE_LABELS, ORG_KIND_LABELS, CloseForm, HouseForm, LeaveForm,
                     OpenedVersion, OrganisationForm, PersonForm, SearchForm)
 
 bp = Blueprint("registry", __name__)
@@ -24,7 +26,7 @@ bp = Blueprint("registry", __name__)
 @bp.app_context_processor
 def labels():
     return {"HOUSE_USE_LABELS": HOUSE_USE_LABELS, "CATEGORY_LABELS": CATEGORY_LABELS,
-            "ORG_KIND_LABELS": ORG_KIND_LABELS}
+            "ORG_KIND_LABELS": ORG_KIND_LABELS, "ENTITY_LABELS": ENTITY_LABELS}
 
 
 def _actor(form=None) -> records.Actor:
@@ -162,7 +164,9 @@ def house(house_id):
                                         .order_by(Person.status.desc(), Person.id)))
     orgs = list(db.session.scalars(scope.organisations(current_user).where(
         Organisation.house_id == house.id).order_by(Organisation.id)))
-    return render_template("registry/house.html", house=house, residents=residents, orgs=orgs,
+    proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
+             if can(current_user.role, "visits.view") else None)
+    return render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
                            can_write=can(current_user.role, "registry.write"))
 
 
@@ -259,11 +263,8 @@ def _employers() -> list[tuple[int, str]]:
 
 def _audit_full_numbers(entity: str, record_id: int) -> None:
     """Edit forms show full document and phone numbers: opening one is logged like a reveal."""
-    # End the read transaction first: on SQLite a GET reads in a deferred transaction, and a write
-    # begun in a fresh one waits for the lock instead of failing on a stale snapshot.
-    db.session.commit()
-    audit(current_user.id, "reveal_identifier", f"{entity}:{record_id}", "edit form")
-    db.session.commit()
+    with write_transaction():  # a GET: its reads are deferred, this write must take the lock first
+        audit(current_user.id, "reveal_identifier", f"{entity}:{record_id}", "edit form")
 
 
 @bp.post("/people/<int:person_id>/reveal")

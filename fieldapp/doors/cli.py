@@ -1,0 +1,49 @@
+"""`flask --app fieldapp import-houses FILE`: the register import from the command line (same checks
+and all-or-nothing rule as the web page, over every village of the town; messages in English).
+No request timeout here, so the web page's size and row caps do not apply; --max-rows only guards
+against the wrong file."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+from flask.cli import with_appcontext
+from flask_babel import force_locale
+from sqlalchemy import select
+
+from ..extensions import db
+from ..models import Town, Village
+from . import importer
+
+
+@click.command("import-houses")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--check", "check_only", is_flag=True, help="Only check the file and print the report.")
+@click.option("--max-rows", default=100_000, show_default=True, help="Refuse files with more data rows.")
+@with_appcontext
+def import_houses_command(path: Path, check_only: bool, max_rows: int):
+    """Import a house register (CSV or .xlsx): every row is checked; nothing is imported unless all pass."""
+    town = db.session.scalar(select(Town).order_by(Town.id))
+    if town is None:
+        raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+    villages = list(db.session.scalars(select(Village).where(Village.town_id == town.id)))
+    with force_locale("en"):
+        plan = importer.check(path.read_bytes(), villages, max_rows)
+        if plan.file_problem:
+            raise click.ClickException(importer.file_message(plan.file_problem))
+        for row in plan.rejected:
+            for issue in row.issues:
+                where = str(importer.COLUMN_LABELS[issue.column])
+                click.echo(f"row {row.line}: {where}: {importer.issue_message(issue)}", err=True)
+        if plan.ignored_columns:
+            click.echo("Ignored columns: " + ", ".join(plan.ignored_columns))
+    good = len(plan.rows) - len(plan.rejected)
+    click.echo(f"{len(plan.rows)} rows read: {good} valid, {len(plan.rejected)} rejected.")
+    if not plan.ok:
+        raise click.ClickException("Nothing was imported: correct the rejected rows and run again.")
+    if check_only:
+        click.echo("Checked only; nothing imported.")
+        return
+    houses = importer.import_rows(plan, None)
+    db.session.commit()
+    click.echo(f"Imported {len(houses)} houses.")
