@@ -15,12 +15,11 @@ import statistics
 import tempfile
 import time
 from datetime import date
-from pathlib import Path
 
-from flask_migrate import upgrade
-from sqlalchemy import func, insert, select, text
+from sqlalchemy import func, insert, select
 
-from fieldapp import MIGRATIONS, create_app, records
+from fieldapp import records
+from scratch import scratch_app
 from fieldapp.extensions import db
 from fieldapp.models import House, Person, Town, Village
 from fieldapp.progress.data import overview
@@ -63,21 +62,21 @@ def timed(fn, runs: int) -> list[float]:
     return out
 
 
-def main() -> None:
+def scale_args() -> argparse.Namespace:
+    """The command line of the scale benchmarks (this one and dashboard_scale.py)."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=1_000_000)
     parser.add_argument("--houses", type=int, default=300_000)
     parser.add_argument("--url", help="database URL (default: a temporary SQLite file); it is wiped")
     parser.add_argument("--runs", type=int, default=50)
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = scale_args()
     tmp = tempfile.TemporaryDirectory()
-    url = args.url or f"sqlite:///{Path(tmp.name) / 'bench.sqlite'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
+    app, url = scratch_app(args.url, tmp.name)
     with app.app_context():
-        if url.startswith("postgresql"):
-            with db.engine.begin() as conn:
-                conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        upgrade(directory=MIGRATIONS)
         t0 = time.perf_counter()
         fill(args.people, args.houses)
         load = time.perf_counter() - t0
@@ -89,7 +88,7 @@ def main() -> None:
             town = db.session.get(Town, town_id)
             villages = list(db.session.scalars(select(Village).where(Village.town_id == town_id)
                                                .order_by(Village.sort_order)))
-            return overview(town, villages, today, with_total=True)
+            return overview(town, villages, today, with_total=True, today=today)  # as of today: no roll-back
 
         def naive():
             return db.session.execute(select(Person.village_id, func.count()).where(Person.status == "living")

@@ -1,0 +1,515 @@
+"""Live dashboards: which villages changed, told to every process through the database.
+
+Writers call note_village_changed() inside their transaction; one DashboardEvent row per village
+and kind is added when the transaction commits, so a rolled-back write tells nobody. Dashboard
+streams (any worker process) read the rows after their cursor. The database is the only channel
+that needs no extra service; Redis, when configured, only speeds up the fan-out.
+
+The same transactions keep the dashboard's daily figures (models/progress.py): note_counter_delta()
+is called next to every progress-counter increment (records._bump_counter), and a flush hook counts
+each new Change and Visit per collector and day. Both are upserts of one small row, so they cost one
+statement and stay right under savepoints (a sync item rolled back alone takes its figures with it).
+
+Fan-out (Hub): per process ONE poller thread reads the DashboardEvent rows after the last id it saw
+every DASHBOARD_POLL_SECONDS and wakes every waiting stream (threading.Condition). 200 open
+dashboards therefore cost one indexed query per process per tick, not 200. With FIELDAPP_REDIS_URL
+set, writers also publish a wake-up on commit and the poller listens for it, so changes travel at
+once and the database poll becomes a slow safety net. Each stream ends after DASHBOARD_STREAM_SECONDS
+(the browser's EventSource reconnects with Last-Event-ID, which re-runs sign-in and scope checks),
+and a process serves at most DASHBOARD_MAX_STREAMS at once: the rest are told to retry later, so the
+threads that serve collectors' sync requests are never all taken by dashboards (gunicorn.conf.py).
+"""
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections import deque
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import case, delete, event, func, select, text
+from sqlalchemy.orm import Session
+
+from .database import set_write_intent, write_transaction
+from .extensions import db
+from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
+from .rules.tips import local_day as rules_local_day
+
+log = logging.getLogger(__name__)
+
+_PENDING = "fieldapp.live.pending"
+CHANNEL = "fieldapp:dashboard"
+
+DEFAULTS = {
+    "DASHBOARD_POLL_SECONDS": 0.5,       # database poll per process (the 2 s budget: poll + refetch)
+    "DASHBOARD_REDIS_POLL_SECONDS": 5.0,  # with Redis wake-ups the poll is only a safety net
+    "DASHBOARD_STREAM_SECONDS": 45,      # then the browser reconnects (and is checked again)
+    "DASHBOARD_KEEPALIVE_SECONDS": 15,   # a comment line keeps proxies from closing an idle stream
+    "DASHBOARD_RECHECK_SECONDS": 10,     # re-check the viewer's sign-in and scope while streaming
+    "DASHBOARD_MAX_STREAMS": 48,         # per process; see gunicorn.conf.py for the thread budget
+    "DASHBOARD_RETRY_MS": 500,           # EventSource reconnect delay after a normal end (Last-Event-ID
+                                         # means nothing is lost meanwhile; short keeps latency low)
+    "DASHBOARD_BUSY_RETRY_MS": 15000,    # ... and when this process has no stream slot free
+    "DASHBOARD_EVENTS_KEEP_HOURS": 24,   # older DashboardEvent rows are pruned
+    "DASHBOARD_POLLER_IDLE_SECONDS": 30,  # the poller stops this long after the last stream ended
+    "REDIS_URL": None,                   # FIELDAPP_REDIS_URL: optional fan-out, e.g. redis://127.0.0.1:6379/0
+}
+
+
+TESTING_DEFAULTS = {
+    # Tests read streams to the end through the test client: there a stream lasts about a second,
+    # and a test app's poller does not outlive its test by long.
+    "DASHBOARD_STREAM_SECONDS": 1.0,
+    "DASHBOARD_POLLER_IDLE_SECONDS": 2.0,
+}
+
+
+def setting(app, name: str):
+    if name not in app.config and app.testing and name in TESTING_DEFAULTS:
+        return TESTING_DEFAULTS[name]
+    return app.config.get(name, DEFAULTS[name])
+
+
+def _zone():
+    from flask import current_app, has_app_context
+    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
+    return ZoneInfo(name)
+
+
+def local_today() -> date:
+    """Today in the town's time zone (BABEL_DEFAULT_TIMEZONE): the day dashboards count in."""
+    return datetime.now(_zone()).date()
+
+
+def local_day(moment: datetime | None) -> date:
+    """The town's calendar day of a stored moment (stored naive in UTC)."""
+    if moment is None:
+        return local_today()
+    return rules_local_day(moment, _zone())
+
+
+def _day_of(column, dialect: str):
+    # The town's calendar day of a UTC column, in SQL (the zone's offset now: Chinese time has no DST).
+    hours = int(datetime.now(_zone()).utcoffset().total_seconds() // 3600)
+    if dialect == "postgresql":
+        return func.date(column + text(f"interval '{hours} hours'"))
+    return func.date(column, f"{hours:+d} hours")
+
+
+# --- writers: the event feed ----------------------------------------------------------------------
+
+def note_village_changed(village_id: int, kind: str = "change") -> None:
+    """Record that `village_id`'s figures changed in the current transaction (once per village and
+    kind, however many records the transaction touches: a 1,000-item push adds a handful of rows)."""
+    pending = db.session.info.setdefault(_PENDING, set())
+    if (village_id, kind) in pending:
+        return
+    pending.add((village_id, kind))
+    db.session.add(DashboardEvent(village_id=village_id, kind=kind))
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    # Each transaction notes its villages afresh; with Redis, wake every process's poller now.
+    if session.info.pop(_PENDING, None):
+        _publish_wakeup()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget(session) -> None:
+    session.info.pop(_PENDING, None)
+
+
+# --- writers: daily figures -----------------------------------------------------------------------
+
+def _upsert(connection, table, keys: dict, amounts: dict) -> None:
+    """INSERT the row or add `amounts` to the existing one, atomically (ON CONFLICT DO UPDATE exists
+    with the same syntax on SQLite >= 3.24 and PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values({**keys, **amounts})
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
+    connection.execute(stmt)
+
+
+def note_counter_delta(village_id: int, deltas: dict[str, int]) -> None:
+    """Add a progress-counter change to the village's figures for today (the day it reached the
+    server): the chart's cumulative line is the running sum of these rows."""
+    amounts = {"people": 0, "houses": 0, "orgs": 0}
+    amounts.update({k: v for k, v in deltas.items() if k in amounts})
+    _upsert(db.session.connection(), VillageDay.__table__, {"village_id": village_id, "day": local_today()},
+            amounts)
+
+
+@event.listens_for(Session, "after_flush")
+def _count_collector_work(session, _context) -> None:
+    # Every Change and Visit a collector causes is counted here, whoever wrote it (web form, sync,
+    # the doors helper's visits), without each writer having to remember.
+    work = []
+    for obj in session.new:
+        if isinstance(obj, Change) and obj.collected_by_id is not None:
+            work.append((obj.collected_by_id, obj.village_id, obj.collected_at,
+                         {"records": 1, "door_proof": int(bool(obj.door_proof))}))
+        elif isinstance(obj, Visit) and obj.account_id is not None:
+            work.append((obj.account_id, obj.village_id, obj.at, {"visits": 1, "scans": int(obj.method == "scan")}))
+    add_collector_work(session.connection(), work)
+
+
+def add_collector_work(connection, work) -> None:
+    """Add `work` — (account_id, village_id, moment, {records|door_proof|visits|scans: n}) — to the
+    per-collector daily figures, one upsert per collector, village and day. Counted on the day the
+    work was done (the phone's clock, as the Change and Visit rows keep it), so a phone that syncs
+    tomorrow still credits today, as a rebuild from the rows would. Writers that insert Change rows
+    with executemany (which the flush hook above does not see) call this themselves."""
+    tally: dict[tuple[int, int, date], dict[str, int]] = {}
+    days: dict = {}
+    for account_id, village_id, moment, amounts in work:
+        if moment not in days:
+            days[moment] = local_day(moment)
+        row = tally.setdefault((account_id, village_id, days[moment]), _zero())
+        for name, n in amounts.items():
+            row[name] += n
+    for (account_id, village_id, day), amounts in tally.items():
+        _upsert(connection, CollectorDay.__table__,
+                {"account_id": account_id, "village_id": village_id, "day": day}, amounts)
+
+
+def _zero() -> dict[str, int]:
+    return {"records": 0, "door_proof": 0, "visits": 0, "scans": 0}
+
+
+def rebuild_daily() -> None:
+    """Rebuild both daily tables from the records (repair tool, and for bulk loads such as the demo
+    that insert rows without the ORM). A village's day figures are the records living/open now,
+    dated by when each was first collected, so their running sum ends at today's counters; the
+    people who have since left are not in the history (the counters never count them either)."""
+    session = db.session
+    session.execute(delete(VillageDay))
+    session.execute(delete(CollectorDay))
+    dialect = session.connection().dialect.name
+
+    def day_of(column):  # 'YYYY-MM-DD' on SQLite, a date on PostgreSQL
+        return _day_of(column, dialect)
+    first_new = {}  # entity -> select(entity_id, first collected_at)
+    for entity in ("person", "organisation"):
+        first_new[entity] = (select(Change.entity_id.label("eid"), func.min(Change.collected_at).label("at"))
+                             .where(Change.entity == entity, Change.kind == "new")
+                             .group_by(Change.entity_id).subquery())
+    figures: dict[tuple[int, date], dict[str, int]] = {}
+
+    def add(rows, name):
+        for village_id, day, count in rows:
+            if day is None:
+                continue
+            day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+            figures.setdefault((village_id, day), {"people": 0, "houses": 0, "orgs": 0})[name] += count
+
+    for model, entity, name, alive in ((Person, "person", "people", Person.status == "living"),
+                                       (Organisation, "organisation", "orgs", Organisation.status == "open")):
+        sub = first_new[entity]
+        when = day_of(func.coalesce(sub.c.at, model.created_at))
+        add(session.execute(select(model.village_id, when, func.count())
+                            .outerjoin(sub, sub.c.eid == model.id).where(alive)
+                            .group_by(model.village_id, when)), name)
+    add(session.execute(select(House.village_id, day_of(House.collected_at), func.count())
+                        .where(House.collected_at.is_not(None))
+                        .group_by(House.village_id, day_of(House.collected_at))), "houses")
+    if figures:
+        session.execute(VillageDay.__table__.insert(),
+                        [{"village_id": v, "day": d, **f} for (v, d), f in figures.items()])
+
+    work: dict[tuple[int, int, date], dict[str, int]] = {}
+    for account_id, village_id, day, records, proof in session.execute(
+            select(Change.collected_by_id, Change.village_id, day_of(Change.collected_at), func.count(),
+                   func.sum(case((Change.door_proof.is_(True), 1), else_=0)))
+            .where(Change.collected_by_id.is_not(None))
+            .group_by(Change.collected_by_id, Change.village_id, day_of(Change.collected_at))):
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        row = work.setdefault((account_id, village_id, day), _zero())
+        row["records"] += records
+        row["door_proof"] += int(proof or 0)
+    for account_id, village_id, day, visits, scans in session.execute(
+            select(Visit.account_id, Visit.village_id, day_of(Visit.at), func.count(),
+                   func.sum(case((Visit.method == "scan", 1), else_=0)))
+            .group_by(Visit.account_id, Visit.village_id, day_of(Visit.at))):
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        row = work.setdefault((account_id, village_id, day), _zero())
+        row["visits"] += visits
+        row["scans"] += int(scans or 0)
+    if work:
+        session.execute(CollectorDay.__table__.insert(),
+                        [{"account_id": a, "village_id": v, "day": d, **f} for (a, v, d), f in work.items()])
+
+
+# --- readers: one poller per process --------------------------------------------------------------
+
+def latest_event_id() -> int:
+    """The cursor a freshly rendered dashboard starts from (its stream sends what came after)."""
+    return db.session.scalar(select(func.max(DashboardEvent.id))) or 0
+
+
+class Hub:
+    """This process's view of the event feed: recent (id, village_id) pairs and a Condition that
+    wakes every stream when new ones arrive. The poller thread stops when no stream has been open for
+    DASHBOARD_POLLER_IDLE_SECONDS and starts again with the next stream."""
+
+    BUFFER = 10_000
+
+    def __init__(self, app):
+        self.app = app
+        self.cond = threading.Condition()
+        self.events: deque[tuple[int, int]] = deque(maxlen=self.BUFFER)
+        self.floor = 0  # every event with id > floor is in self.events
+        self.last_id = 0
+        self.streams = 0
+        self.last_stream_at = time.monotonic()
+        self.thread: threading.Thread | None = None
+        self.ready = threading.Event()
+
+    # streams call these
+    def acquire(self) -> bool:
+        with self.cond:
+            if self.streams >= setting(self.app, "DASHBOARD_MAX_STREAMS"):
+                return False
+            self.streams += 1
+            self.last_stream_at = time.monotonic()
+            if self.thread is None or not self.thread.is_alive():
+                self.ready.clear()
+                self.thread = threading.Thread(target=self._run, name="fieldapp-live-poller", daemon=True)
+                self.thread.start()
+        self.ready.wait(5)
+        return True
+
+    def release(self) -> None:
+        with self.cond:
+            self.streams -= 1
+            self.last_stream_at = time.monotonic()
+
+    def since(self, cursor: int) -> tuple[int, list[int] | None]:
+        """(newest id, villages changed after `cursor`); None for the villages when the cursor is
+        older than this process's buffer (the caller reads the database instead)."""
+        with self.cond:
+            if cursor < self.floor:
+                return self.last_id, None
+            return self.last_id, [v for i, v in self.events if i > cursor]
+
+    # the poller thread
+    def _run(self) -> None:
+        pubsub = _redis_subscribe(self.app)
+        poll = setting(self.app, "DASHBOARD_REDIS_POLL_SECONDS" if pubsub else "DASHBOARD_POLL_SECONDS")
+        next_prune = time.monotonic() + 60  # not at once: a starting process has better things to do
+        # This thread mostly reads: its polls begin deferred like GET requests and never take
+        # SQLite's write lock; prune() asks for it explicitly.
+        set_write_intent("GET")
+        with self.app.app_context():
+            try:
+                start = latest_event_id()
+                with self.cond:
+                    # (Re)start from the newest event: a stream with an older cursor reads its
+                    # backlog from the database once (_events_after), nobody waits for a replay.
+                    self.events.clear()
+                    self.floor = self.last_id = start
+            finally:
+                db.session.remove()
+            self.ready.set()
+            while True:
+                with self.cond:
+                    if (self.streams == 0 and time.monotonic() - self.last_stream_at
+                            > setting(self.app, "DASHBOARD_POLLER_IDLE_SECONDS")):
+                        # Decided under the lock: the next acquire() sees no poller and starts one.
+                        self.thread = None
+                        break
+                try:
+                    self._poll_once()
+                    if time.monotonic() >= next_prune:
+                        prune(setting(self.app, "DASHBOARD_EVENTS_KEEP_HOURS"))
+                        next_prune = time.monotonic() + 600
+                except Exception:  # a locked or restarting database must not kill the poller
+                    log.exception("dashboard poll failed")
+                finally:
+                    db.session.remove()
+                _wait_for_wakeup(pubsub, poll)
+        if pubsub is not None:
+            pubsub.close()
+
+    def _poll_once(self) -> None:
+        rows = db.session.execute(select(DashboardEvent.id, DashboardEvent.village_id)
+                                  .where(DashboardEvent.id > self.last_id)
+                                  .order_by(DashboardEvent.id).limit(self.BUFFER)).all()
+        db.session.rollback()  # end the read transaction at once (SQLite WAL checkpoints, PG pool)
+        if not rows:
+            return
+        with self.cond:
+            for row in rows:
+                if len(self.events) == self.events.maxlen:
+                    self.floor = self.events[0][0]
+                self.events.append((row[0], row[1]))
+            self.last_id = rows[-1][0]
+            self.cond.notify_all()
+
+
+_HUB_LOCK = threading.Lock()
+
+
+def hub_for(app) -> Hub:
+    with _HUB_LOCK:
+        hub = app.extensions.get("fieldapp.live")
+        if hub is None:
+            hub = app.extensions["fieldapp.live"] = Hub(app)
+        return hub
+
+
+def prune(keep_hours: float) -> int:
+    """Delete feed rows older than `keep_hours` (indexed on `at`). A dashboard older than that just
+    refetches everything when it reconnects."""
+    cutoff = datetime.utcnow() - timedelta(hours=keep_hours)
+    with write_transaction():
+        result = db.session.execute(delete(DashboardEvent).where(DashboardEvent.at < cutoff))
+    return result.rowcount or 0
+
+
+def _events_after(cursor: int, limit: int = 2000) -> list[int] | None:
+    # A cursor older than the process's buffer: read the feed itself (primary-key range).
+    oldest = db.session.scalar(select(func.min(DashboardEvent.id)))
+    if oldest is not None and cursor < oldest - 1:
+        return None  # pruned meanwhile: the client must refetch everything
+    villages = list(db.session.scalars(select(DashboardEvent.village_id).where(DashboardEvent.id > cursor)
+                                       .order_by(DashboardEvent.id).limit(limit)))
+    return None if len(villages) == limit else villages
+
+
+# --- the stream -----------------------------------------------------------------------------------
+
+def sse(event_name: str | None = None, data=None, event_id: int | None = None, retry: int | None = None) -> str:
+    lines = []
+    if retry is not None:
+        lines.append(f"retry: {retry}")
+    if event_id is not None:
+        lines.append(f"id: {event_id}")
+    if event_name:
+        lines.append(f"event: {event_name}")
+    if data is not None:
+        lines.append("data: " + json.dumps(data, separators=(",", ":")))
+    return "\n".join(lines) + "\n\n"
+
+
+def stream(app, cursor: int, villages: frozenset[int], still_allowed):
+    """Yield Server-Sent Events: `change` with the changed villages in scope (id = feed cursor),
+    `reset` when the cursor is too old to tell (refetch all), `revoked` when the viewer's sign-in or
+    scope ended, `busy` when this process has no stream slot (retry later). Ends after
+    DASHBOARD_STREAM_SECONDS. `still_allowed()` re-checks the viewer in an app context."""
+    hub = hub_for(app)
+    if not hub.acquire():
+        yield sse("busy", {}, retry=setting(app, "DASHBOARD_BUSY_RETRY_MS"))
+        return
+    try:
+        yield sse(retry=setting(app, "DASHBOARD_RETRY_MS")) + ": " + " " * 2048 + "\n\n"  # flush buffers
+        end = time.monotonic() + setting(app, "DASHBOARD_STREAM_SECONDS")
+        keepalive = setting(app, "DASHBOARD_KEEPALIVE_SECONDS")
+        recheck_every = setting(app, "DASHBOARD_RECHECK_SECONDS")
+        next_recheck = time.monotonic() + recheck_every
+        last_write = time.monotonic()
+        first = True
+        while True:
+            now = time.monotonic()
+            if not first:
+                if now >= end:
+                    return
+                with hub.cond:
+                    hub.cond.wait_for(lambda seen=cursor: hub.last_id > seen,
+                                      timeout=max(0.01, min(end - now, keepalive, next_recheck - now)))
+            first = False
+            if time.monotonic() >= next_recheck:
+                next_recheck = time.monotonic() + recheck_every
+                if not still_allowed():
+                    yield sse("revoked", {})
+                    return
+            newest, changed = hub.since(cursor)
+            if changed is None:
+                with app.app_context():
+                    try:
+                        changed = _events_after(cursor)
+                        newest = max(newest, latest_event_id())
+                    finally:
+                        db.session.remove()
+                if changed is None:
+                    cursor = newest
+                    yield sse("reset", {}, event_id=cursor)
+                    last_write = time.monotonic()
+                    continue
+            if newest > cursor:
+                cursor = newest
+                mine = sorted({v for v in changed if v in villages})
+                # An id-only message moves the browser's Last-Event-ID without waking the page.
+                yield sse("change", {"villages": mine}, event_id=cursor) if mine else sse(event_id=cursor)
+                last_write = time.monotonic()
+            elif time.monotonic() - last_write >= keepalive:
+                yield ": keep-alive\n\n"
+                last_write = time.monotonic()
+    finally:
+        hub.release()
+
+
+# --- optional Redis fan-out -----------------------------------------------------------------------
+
+def _redis_client(app):
+    url = setting(app, "REDIS_URL")
+    if not url:
+        return None
+    clients = app.extensions.setdefault("fieldapp.redis", {})
+    if url not in clients:
+        try:
+            import redis  # optional dependency: only needed when FIELDAPP_REDIS_URL is set
+        except ImportError:
+            log.warning("FIELDAPP_REDIS_URL is set but redis-py is not installed: polling the database")
+            clients[url] = None
+        else:
+            clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return clients[url]
+
+
+def _publish_wakeup() -> None:
+    from flask import current_app, has_app_context
+    if not has_app_context():
+        return
+    client = _redis_client(current_app)
+    if client is None:
+        return
+    try:
+        client.publish(CHANNEL, "1")
+    except Exception:  # Redis down: the database poll still delivers, a little later
+        log.warning("dashboard wake-up via Redis failed", exc_info=True)
+
+
+def _redis_subscribe(app):
+    client = _redis_client(app)
+    if client is None:
+        return None
+    try:
+        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub.subscribe(CHANNEL)
+        return pubsub
+    except Exception:
+        log.warning("Redis subscribe failed: polling the database", exc_info=True)
+        return None
+
+
+def _wait_for_wakeup(pubsub, timeout: float) -> None:
+    if pubsub is None:
+        time.sleep(timeout)
+        return
+    try:
+        deadline = time.monotonic() + timeout
+        message = pubsub.get_message(timeout=timeout)
+        # Coalesce a burst of wake-ups into one poll.
+        while message is not None and time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=0)
+            if message is None:
+                break
+    except Exception:
+        time.sleep(timeout)

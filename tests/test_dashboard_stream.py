@@ -1,0 +1,278 @@
+"""The dashboard's event stream (Server-Sent Events): cursor and Last-Event-ID, scope, a cursor too
+old to tell (reset), a full process (busy), a viewer revoked while streaming, and the poller that
+wakes waiting streams when another process writes."""
+from __future__ import annotations
+
+import os
+import threading
+from datetime import datetime, timedelta
+
+import pytest
+from sqlalchemy import func, select, update
+
+from fieldapp import accounts, live
+from fieldapp.extensions import db
+from fieldapp.models import Account, DashboardEvent, Village
+
+from .builders import make_account, make_house, make_person, make_town, sign_in
+
+FAST = {"DASHBOARD_STREAM_SECONDS": 0.8, "DASHBOARD_POLL_SECONDS": 0.05, "DASHBOARD_KEEPALIVE_SECONDS": 0.3}
+
+
+@pytest.fixture
+def fast_app(make_app):
+    app = make_app(**FAST)
+    with app.app_context():
+        yield app
+
+
+def signed_in(app, account):
+    """A client of `app` itself (the login fixture serves the default app, not these fast ones)."""
+    client = app.test_client()
+    sign_in(client, account.collection_id)
+    return client
+
+
+def events_of(body: str) -> list[dict]:
+    """Parse an SSE body into messages: {"id", "event", "data"} (comments dropped)."""
+    parsed = []
+    for block in body.split("\n\n"):
+        message = {}
+        for line in block.split("\n"):
+            if line.startswith(":") or ": " not in line:
+                continue
+            key, value = line.split(": ", 1)
+            message[key] = value
+        if message:
+            parsed.append(message)
+    return parsed
+
+
+def cursor_now() -> int:
+    value = live.latest_event_id()
+    db.session.rollback()
+    return value
+
+
+def test_change_after_the_cursor_names_the_village(fast_app):
+    town, (east, west) = make_town()
+    supervisor = signed_in(fast_app, make_account(town, "supervisor"))
+    start = cursor_now()
+    make_person(make_house(east, collected=True))
+    response = supervisor.get("/progress/events", headers={"Last-Event-ID": str(start)})
+    assert response.status_code == 200 and response.mimetype == "text/event-stream"
+    assert response.headers["Cache-Control"] == "no-store"
+    messages = events_of(response.text)
+    assert messages[0]["retry"] == "500"
+    changes = [m for m in messages if m.get("event") == "change"]
+    assert len(changes) == 1 and f"[{east.id}]" in changes[0]["data"]
+    assert int(changes[0]["id"]) == cursor_now()  # the browser resumes from here
+
+
+def test_after_query_is_the_cursor_when_there_is_no_last_event_id(fast_app):
+    town, (east, _west) = make_town()
+    supervisor = signed_in(fast_app, make_account(town, "supervisor"))
+    start = cursor_now()
+    make_house(east, collected=True)
+    assert any(m.get("event") == "change" for m in events_of(supervisor.get(f"/progress/events?after={start}").text))
+    # Last-Event-ID wins over ?after= (a reconnect carries both; the header is the newer).
+    resumed = supervisor.get(f"/progress/events?after={start}", headers={"Last-Event-ID": str(cursor_now())})
+    assert not any(m.get("event") == "change" for m in events_of(resumed.text))
+
+
+def test_events_outside_the_scope_move_the_cursor_but_say_nothing(fast_app):
+    town, (east, west) = make_town()
+    head = signed_in(fast_app, make_account(town, "village_head", [east]))
+    start = cursor_now()
+    make_house(west, collected=True)
+    messages = events_of(head.get("/progress/events", headers={"Last-Event-ID": str(start)}).text)
+    assert not any(m.get("event") == "change" for m in messages)
+    assert any(m.get("id") == str(cursor_now()) for m in messages)  # id-only: no data, nothing to fetch
+    assert str(west.id) not in "".join(m.get("data", "") for m in messages)
+
+
+def test_a_cursor_older_than_the_pruned_feed_asks_for_a_full_refetch(fast_app):
+    town, (east, _west) = make_town()
+    supervisor = signed_in(fast_app, make_account(town, "supervisor"))
+    make_house(east, collected=True)
+    make_house(east, number="2", collected=True)
+    old = db.session.scalar(select(func.min(DashboardEvent.id)))
+    db.session.execute(update(DashboardEvent).where(DashboardEvent.id == old)
+                       .values(at=datetime.utcnow() - timedelta(days=3)))
+    db.session.commit()
+    assert live.prune(24) == 1
+    messages = events_of(supervisor.get("/progress/events", headers={"Last-Event-ID": str(old - 1)}).text)
+    assert [m["event"] for m in messages if "event" in m] == ["reset"]
+
+
+def test_a_full_process_answers_busy_with_a_retry_hint(make_app):
+    app = make_app(DASHBOARD_MAX_STREAMS=0, **FAST)
+    with app.app_context():
+        town, _villages = make_town()
+        messages = events_of(signed_in(app, make_account(town, "supervisor")).get("/progress/events").text)
+    assert messages == [{"retry": "15000", "event": "busy", "data": "{}"}]
+
+
+def test_a_revoked_id_stops_receiving(make_app):
+    app = make_app(DASHBOARD_RECHECK_SECONDS=0, **FAST)
+    with app.app_context():
+        town, (east, _west) = make_town()
+        head = make_account(town, "village_head", [east])
+        admin = make_account(town, "admin")
+        client = signed_in(app, head)
+        response = client.get("/progress/events", buffered=False)
+        assert response.status_code == 200
+        accounts.revoke(db.session.get(Account, head.id), admin.id, "lost phone")
+        db.session.commit()
+        messages = events_of(b"".join(response.response).decode())
+        response.close()
+    assert [m["event"] for m in messages if "event" in m] == ["revoked"]
+
+
+def test_a_narrowed_scope_stops_receiving(make_app):
+    app = make_app(DASHBOARD_RECHECK_SECONDS=0, **FAST)
+    with app.app_context():
+        town, (east, west) = make_town()
+        head = make_account(town, "village_head", [east, west])
+        response = signed_in(app, head).get("/progress/events", buffered=False)
+        account = db.session.get(Account, head.id)
+        account.villages = [east]
+        db.session.commit()
+        messages = events_of(b"".join(response.response).decode())
+        response.close()
+    assert [m["event"] for m in messages if "event" in m] == ["revoked"]
+
+
+def test_a_waiting_stream_is_woken_by_a_write_from_elsewhere(make_app):
+    app = make_app(**{**FAST, "DASHBOARD_STREAM_SECONDS": 5})
+    with app.app_context():
+        town, (east, _west) = make_town()
+        client = signed_in(app, make_account(town, "supervisor"))
+        response = client.get(f"/progress/events?after={cursor_now()}", buffered=False)
+        received: list[bytes] = []
+
+        def read():
+            for chunk in response.response:
+                received.append(chunk)
+                if b"event: change" in chunk:
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        east_id = east.id
+        make_house(east, collected=True)  # another session commits: only the poller can tell the stream
+        reader.join(5)
+        response.close()
+    assert any(b"event: change" in chunk and str(east_id).encode() in chunk for chunk in received)
+
+
+def test_many_streams_share_one_poller_per_process(make_app):
+    app = make_app(**{**FAST, "DASHBOARD_STREAM_SECONDS": 0.5})
+    with app.app_context():
+        town, _villages = make_town()
+        client = signed_in(app, make_account(town, "supervisor"))
+        responses = [client.get("/progress/events", buffered=False) for _ in range(5)]
+        streams = [iter(r.response) for r in responses]
+        for s in streams:
+            next(s)  # each stream has started (and taken a slot)
+        hub = live.hub_for(app)
+        assert hub.streams == 5
+        pollers = [t for t in threading.enumerate() if t.name == "fieldapp-live-poller" and t is hub.thread]
+        assert len(pollers) == 1
+        for r in responses:
+            b"".join(r.response)
+            r.close()
+        assert hub.streams == 0
+
+
+class FakeRedis:
+    """Stands in for redis-py: records what is published; pubsub() hands out what was published."""
+
+    def __init__(self):
+        self.published = []
+
+    def publish(self, channel, message):
+        self.published.append((channel, message))
+
+    def pubsub(self, ignore_subscribe_messages=True):
+        return FakePubSub(self)
+
+
+class FakePubSub:
+    def __init__(self, redis):
+        self.redis, self.seen, self.channels = redis, 0, []
+
+    def subscribe(self, channel):
+        self.channels.append(channel)
+
+    def get_message(self, timeout=0):
+        if self.seen < len(self.redis.published):
+            self.seen += 1
+            return {"type": "message", "data": b"1"}
+        return None
+
+    def close(self):
+        pass
+
+
+def test_with_redis_a_commit_publishes_one_wake_up_and_a_rollback_none(make_app):
+    app = make_app(REDIS_URL="redis://fake", **FAST)
+    fake = FakeRedis()
+    app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    with app.app_context():
+        town, (east, west) = make_town()
+        fake.published.clear()
+        make_house(east, collected=True)
+        assert fake.published == [(live.CHANNEL, "1")]
+        live.note_village_changed(west.id)
+        db.session.rollback()
+        assert len(fake.published) == 1
+        pubsub = live._redis_subscribe(app)
+        assert pubsub.channels == [live.CHANNEL]
+        started = datetime.now()
+        live._wait_for_wakeup(pubsub, 5)  # a wake-up is waiting: returns at once
+        assert (datetime.now() - started).total_seconds() < 1
+
+
+def test_without_redis_py_the_database_poll_still_delivers(make_app, monkeypatch):
+    import builtins
+    real_import = builtins.__import__
+
+    def no_redis(name, *args, **kwargs):
+        if name == "redis":
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_redis)
+    app = make_app(REDIS_URL="redis://127.0.0.1:1/0", **FAST)
+    with app.app_context():
+        assert live._redis_client(app) is None
+        town, (east, _west) = make_town()
+        client = signed_in(app, make_account(town, "supervisor"))
+        start = cursor_now()
+        make_house(east, collected=True)
+        assert any(m.get("event") == "change"
+                   for m in events_of(client.get(f"/progress/events?after={start}").text))
+
+
+@pytest.mark.skipif(not os.environ.get("FIELDAPP_TEST_REDIS_URL"),
+                    reason="set FIELDAPP_TEST_REDIS_URL (CI does) to test the Redis wake-up against a real server")
+def test_a_real_redis_wakes_another_process_at_once(make_app):
+    """Two app instances stand for two worker processes: a commit in one wakes the other's
+    subscription through a real Redis server, well before the database poll would."""
+    url = os.environ["FIELDAPP_TEST_REDIS_URL"]
+    listener, writer = make_app(REDIS_URL=url, **FAST), make_app(REDIS_URL=url, **FAST)
+    with writer.app_context():
+        _town, (east, _west) = make_town()
+        east_id = east.id
+    with listener.app_context():
+        pubsub = live._redis_subscribe(listener)
+        assert pubsub is not None
+        while pubsub.get_message(timeout=0.2) is not None:  # drain earlier wake-ups
+            pass
+    with writer.app_context():
+        make_house(db.session.get(Village, east_id), collected=True)
+    with listener.app_context():
+        got = pubsub.get_message(timeout=2)
+        pubsub.close()
+    assert got is not None and got["type"] == "message" and got["channel"].decode() == live.CHANNEL
