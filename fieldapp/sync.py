@@ -17,8 +17,10 @@ Rules, in one place:
   recent records, which is harmless because clients upsert by uid keeping the higher version.
   (On SQLite writers are serialised, so the overlap only costs a few re-sent records.)
 - Push. Each item is idempotent by its uid: a uid seen before with the same content (SHA-256 of
-  the item's canonical JSON) answers `duplicate` with the original result; with other content
-  `rejected`/uid_reused. A rejected item leaves no receipt (nothing was applied), so sending it
+  the item's canonical JSON) answers `duplicate` with the original result; with other content it
+  is a conflict between two versions of one item: status `conflict`, code `uid_reused`,
+  `applied: false` (nothing of it is applied; unlike a field conflict, nothing waits for a
+  reviewer). A rejected item leaves no receipt (nothing was applied), so sending it
   again gets a fresh verdict. Each item runs in its own SAVEPOINT: a bad item rolls back alone and
   never blocks the others; the batch commits once at the end (a crash before that commit applies
   nothing and the client's retry is answered afresh).
@@ -27,6 +29,16 @@ Rules, in one place:
   its payload and answered `held`. Right after a push creates a record, the items held for it are
   applied in arrival order, each in its own savepoint, under the account that sent them; the
   receipt then holds the final result (a later retry of the uid answers `duplicate` with it).
+- Bulk. Runs of plain new records are checked in order by the same rules and written together
+  (fieldapp/sync_bulk.py); same answers and rows as item by item, only faster.
+- Moments. A change's collected_at is the phone's collected_at (rules.visits.phone_time: the
+  server's time when unusable or too far ahead), so the 3-working-day rule counts to when the
+  collector was at the door, not to when the phone found signal. A push says when the phone sent
+  it (sent_at): a phone clock off by more than CLOCK_SKEW shifts the batch's moments by the
+  difference (rules.visits.clock_offset).
+- Visits. visit.new records a collector at a door (scope, idempotency and holding as for records);
+  a record item's visit_uid gives its Change door proof when that visit is this account's scan of
+  the record's house. rules.visits decides distances and which fix becomes the house's position.
 - Conflicts. Updates merge field by field against base_version (rules.merge): fields nobody else
   changed are applied; fields someone else changed to another value are left as they are and kept
   as Conflict rows for the reviewer (status `conflict`). Nothing is silently overwritten.
@@ -42,6 +54,7 @@ from __future__ import annotations
 
 import base64
 import fcntl
+import functools
 import hashlib
 import hmac
 import io
@@ -58,21 +71,25 @@ from pathlib import Path
 from flask import current_app, has_request_context
 from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import and_, func, or_, select, union_all, update
 from sqlalchemy.exc import IntegrityError
 from werkzeug.datastructures import MultiDict
 
 from . import records, scope
 from .accounts import audit
+from .database import write_transaction
 from .extensions import db
 from .forms import known_on_field
 from .i18n import ui_lang
-from .models import (Account, Change, Conflict, Device, House, Organisation, Person, Photo, SyncReceipt,
+from .live import note_village_changed
+from .models import (Account, Change, Conflict, Device, House, Organisation, Person, Photo, SyncReceipt, Visit,
                      new_uid, utcnow)
+from .models.field import VISIT_METHODS
 from .rules.address import format_address
 from .registry.forms import CloseForm, HouseForm, LeaveForm, OrganisationForm, PersonForm, RegistryForm
 from .registry import checks
 from .rules.permissions import POLICE_ONLY_CATEGORIES, can
+from .rules.visits import HousePosition, clock_offset, phone_time, place_visit, valid_position
 
 DEVICE_ROLES = frozenset({"collector", "police", "reviewer", "informant"})
 DEVICE_IDLE_DAYS = 30
@@ -92,7 +109,7 @@ PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
 Image.MAX_IMAGE_PIXELS = PHOTO_MAX_PIXELS
 
 OPS = ("house.new", "house.update", "person.new", "person.update", "person.leave", "organisation.new",
-       "organisation.update", "organisation.close")
+       "organisation.update", "organisation.close", "visit.new", "tip.new", "tip.verify")
 NEW_OPS = frozenset({"house.new", "person.new", "organisation.new"})
 MODELS = {"house": House, "person": Person, "organisation": Organisation}
 
@@ -192,16 +209,14 @@ def authenticate_device(token: str, now: datetime | None = None) -> Device:
 
 
 def touch_device(device: Device, now: datetime | None = None) -> None:
-    """Note that the device was used (at most every TOUCH_EVERY, to keep reads from writing). The read
-    transaction is ended first: on SQLite a write begun after reads in a deferred transaction fails
-    instead of waiting (fieldapp/database.py), a write that starts its transaction waits its turn."""
+    """Note that the device was used (at most every TOUCH_EVERY, to keep reads from writing). Pulls
+    are read requests, so the write gets its own immediate transaction (fieldapp/database.py)."""
     now = now or utcnow()
     if device.last_used_at > now - TOUCH_EVERY:
         return
     device_id = device.id
-    db.session.commit()
-    db.session.execute(update(Device).where(Device.id == device_id).values(last_used_at=now))
-    db.session.commit()
+    with write_transaction():
+        db.session.execute(update(Device).where(Device.id == device_id).values(last_used_at=now))
 
 
 def revoke_device(device: Device, by: int | None = None) -> None:
@@ -226,9 +241,13 @@ def _iso(value):
     return value
 
 
-def house_json(house: House, village_name: str | None = None) -> dict:
+def house_json(house: House, village_name: str | None = None, door_token: bool = False) -> dict:
+    """A house in the work package. `door_token` (roles with registry.write only): the token of the
+    door's QR URL (/d/<token>), so that a scan opens the house offline. It is no personal data but a
+    capability (it opens the door's page), so only those who register at doors get it."""
     parts = {n: getattr(house, n) for n in records.HOUSE_FIELDS}
     return {"uid": house.uid, "village_id": house.village_id, "door_code": house.door_code,
+            **({"door_token": house.door_token} if door_token else {}),
             "address": format_address(parts, village_name), **{n: _iso(v) for n, v in parts.items()},
             "collected": house.collected_at is not None, "version": house.version}
 
@@ -264,7 +283,9 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
     (closed ones under removed.organisations); living people it may see (anyone it could once see
     who left, moved away or became police-only under removed.people). `more` is true when the page
     was full. The returned cursor lags behind changes of the last SYNC_CURSOR_OVERLAP_SECONDS (see
-    the module docstring), so records may come again; clients keep the higher version."""
+    the module docstring), so records may come again; clients keep the higher version. The last page
+    (more false) also carries `tip_tasks` (roles that work tips) and `my_tips` (roles that send
+    them): see tips.phone."""
     now = now or utcnow()
     limit = max(1, min(int(limit), PACKAGE_MAX_LIMIT))
     villages = scope.villages(account)
@@ -274,8 +295,9 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
                "villages": [{"id": v.id, "name": v.name} for v in villages],
                "houses": [], "people": [], "organisations": [], "removed": {"people": [], "organisations": []}}
     if not can(account.role, "registry.read"):
-        return package
+        return _with_tips(package, account)
     police = can(account.role, "registry.police_only")
+    writer = can(account.role, "registry.write")
 
     seen_changes = select(Change.entity_id).where(Change.entity == "person", Change.village_id.in_(vids))
     if not police:
@@ -292,14 +314,12 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
         package["cursor"] = last
     else:
         # Never hand out a cursor past a change that may have uncommitted siblings with lower ids.
-        settled = db.session.scalar(select(func.max(Change.id)).where(
-            Change.collected_at < now - timedelta(seconds=overlap_seconds()))) or 0
-        package["cursor"] = min(last, settled)
+        package["cursor"] = min(last, _settled_cursor(now - timedelta(seconds=overlap_seconds())))
 
     for chunk in _chunks(sorted(touched["house"])):
         for house in db.session.scalars(select(House).where(House.id.in_(chunk), House.village_id.in_(vids))
                                         .order_by(House.id)):
-            package["houses"].append(house_json(house, names.get(house.village_id)))
+            package["houses"].append(house_json(house, names.get(house.village_id), writer))
 
     person_ids = sorted(touched["person"])
     for chunk in _chunks(person_ids):
@@ -325,7 +345,34 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
                 package["organisations"].append(organisation_json(org, house_uids.get(org.house_id)))
             else:
                 package["removed"]["organisations"].append(org.uid)
+    return _with_tips(package, account)
+
+
+def _with_tips(package: dict, account: Account) -> dict:
+    """The last page (the phone replaces its copies with these): a tips worker's `tip_tasks` and a
+    tips sender's `my_tips` (fieldapp/tips/phone.py)."""
+    if package["more"]:
+        return package
+    from .tips import phone as tip_lists, service as tips
+    for key, made in (("tip_tasks", tip_lists.tasks_for(account, tips.today())),
+                      ("my_tips", tip_lists.my_tips_for(account))):
+        if made is not None:
+            package[key] = made
     return package
+
+
+def _settled_cursor(cutoff: datetime) -> int:
+    """The highest Change.id written before `cutoff`. collected_at alone cannot say when a row was
+    written: a pushed change carries the phone's collected_at, which may be days before it arrived.
+    But every change also updates its record (version, updated_at in the same transaction), so a
+    change whose record has not been updated since `cutoff` was written before it. Rows of records
+    updated since then are left out: that only holds the cursor back (records sent again)."""
+    recent = []
+    for model, entity in ((House, "house"), (Person, "person"), (Organisation, "organisation")):
+        recent.append(select(model.id).where(model.id == Change.entity_id, Change.entity == entity,
+                                             model.updated_at >= cutoff).exists())
+    return db.session.scalar(select(func.max(Change.id)).where(Change.collected_at < cutoff,
+                                                               *(~r for r in recent))) or 0
 
 
 def _chunks(values, size: int = 500):
@@ -343,24 +390,26 @@ def _house_uids(house_ids) -> dict[int, str]:
 
 def note_full_package(account: Account, device: Device, records_sent: int) -> None:
     """A full download puts the villages' personal data on a phone: leave a trace, like a reveal.
-    Ends the read transaction first (see touch_device)."""
-    db.session.commit()
-    audit(account.id, "sync_package", f"device:{device.id}", f"full package, {records_sent} records")
-    db.session.commit()
+    Written in its own transaction (see touch_device)."""
+    with write_transaction():
+        audit(account.id, "sync_package", f"device:{device.id}", f"full package, {records_sent} records")
 
 
 # Push ---------------------------------------------------------------------------------------------
 
 class Rejected(Exception):
-    """The item is refused and nothing of it is applied. `code` names the reason (REJECT_MESSAGES)."""
+    """The item is refused and nothing of it is applied. `code` names the reason (REJECT_MESSAGES,
+    unless `reason` says it: a tip's own refusals use the tip pages' messages)."""
 
-    def __init__(self, code: str, errors: dict | None = None):
+    def __init__(self, code: str, errors: dict | None = None, reason=None):
         super().__init__(code)
         self.code = code
         self.errors = errors or {}
+        self.reason = reason
 
     def result(self, uid) -> dict:
-        return {"uid": uid, "status": "rejected", "code": self.code, "reason": str(REJECT_MESSAGES[self.code]),
+        return {"uid": uid, "status": "rejected", "code": self.code,
+                "reason": str(self.reason or REJECT_MESSAGES[self.code]),
                 "errors": {k: [str(m) for m in v] for k, v in self.errors.items()}}
 
 
@@ -392,6 +441,8 @@ class _Context:
         self.houses: dict = {}  # uid -> House, fetched or created in this push
         self.absent_houses: set = set()  # uids known not to name a house
         self.waited: set | None = None  # uids that held items wait for
+        self.visits: dict = {}  # visit uid -> (account_id, house_id, method), or None when absent
+        self.clock_offset = timedelta(0)  # added to the phone's moments (rules.visits.clock_offset)
 
     def prefetch(self, items: list) -> None:
         """One query each for what the batch's items will ask about, instead of one per item."""
@@ -403,17 +454,39 @@ class _Context:
                        and isinstance(i.get("entity_uid"), str)}
         self.taken, self.waited = set(), set()
         for chunk in _chunks(new_uids):
-            for model in MODELS.values():
-                self.taken |= set(db.session.scalars(select(model.uid).where(model.uid.in_(chunk))))
-            self.taken |= set(db.session.scalars(select(SyncReceipt.entity_uid).where(
-                SyncReceipt.entity_uid.in_(chunk), SyncReceipt.op.in_(NEW_OPS),
-                SyncReceipt.status.in_(("accepted", "conflict")))))
+            self.taken |= set(db.session.scalars(union_all(
+                *(select(model.uid).where(model.uid.in_(chunk)) for model in MODELS.values()),
+                select(SyncReceipt.entity_uid).where(SyncReceipt.entity_uid.in_(chunk), SyncReceipt.op.in_(NEW_OPS),
+                                                     SyncReceipt.status.in_(("accepted", "conflict"))))))
         for chunk in _chunks(house_uids):
             self.houses.update({h.uid: h for h in db.session.scalars(select(House).where(House.uid.in_(chunk)))})
         self.absent_houses = house_uids - set(self.houses)
         for chunk in _chunks(entity_uids):
             self.waited |= set(db.session.scalars(select(SyncReceipt.waits_for).where(
                 SyncReceipt.status == "held", SyncReceipt.waits_for.in_(chunk))))
+        visit_uids = {i.get("visit_uid") for i in items if _is_uuid(i.get("visit_uid"))}
+        visit_uids |= {i["uid"] for i in items if i.get("op") == "visit.new" and _is_uuid(i.get("uid"))}
+        for chunk in _chunks(visit_uids):
+            self.visits.update({uid: None for uid in chunk})
+            self.visits.update({row.uid: (row.account_id, row.house_id, row.method) for row in db.session.execute(
+                select(Visit.uid, Visit.account_id, Visit.house_id, Visit.method).where(Visit.uid.in_(chunk)))})
+
+    def visit(self, uid: str):
+        """(account_id, house_id, method) of visit `uid`, or None when there is none."""
+        if uid not in self.visits:
+            row = db.session.execute(select(Visit.account_id, Visit.house_id, Visit.method)
+                                     .where(Visit.uid == uid)).first()
+            self.visits[uid] = tuple(row) if row is not None else None
+        return self.visits[uid]
+
+    def door_proof(self, visit_uid: str | None, house_id: int | None) -> bool:
+        """A record collected under a visit is door proof when that visit exists (received before it,
+        in an earlier push or earlier in this one), is this account's, is at the record's house and
+        was opened by scanning the door's QR code."""
+        if visit_uid is None or house_id is None:
+            return False
+        visit = self.visit(visit_uid)
+        return visit is not None and visit == (self.account.id, house_id, "scan")
 
     def exists(self, entity: str, uid: str) -> bool:
         if self.taken is not None:
@@ -443,8 +516,12 @@ def payload_hash(item: dict) -> str:
 
 
 def _is_uuid(value) -> bool:
-    if not isinstance(value, str) or len(value) != 36:
-        return False
+    return isinstance(value, str) and len(value) == 36 and _parses_as_uuid(value)
+
+
+@functools.lru_cache(maxsize=4096)
+def _parses_as_uuid(value: str) -> bool:
+    # Cached: a push asks about the same uids several times (prefetch, receipts, the item itself).
     try:
         uuid.UUID(value)
     except ValueError:
@@ -452,11 +529,18 @@ def _is_uuid(value) -> bool:
     return True
 
 
-def push(account: Account, device: Device | None, items: list) -> list[dict]:
+def push(account: Account, device: Device | None, items: list, bulk: bool = True, sent_at=None) -> list[dict]:
     """Apply a batch of pushed items; returns one result per item, in order (see the module docstring
-    and docs/sync-protocol.md for the statuses). Commits once at the end; each item runs in its own
-    savepoint, so a rejected item rolls back alone. The caller limits the batch size (MAX_ITEMS)."""
+    and docs/sync-protocol.md for the statuses). Commits once at the end. Runs of plain new records
+    go through the bulk path (fieldapp/sync_bulk.py: checked one by one, written together); every
+    other item runs in its own savepoint, so a rejected item rolls back alone. Both give the same
+    answers and rows (bulk=False forces the item-by-item path; the tests compare them). The caller
+    limits the batch size (MAX_ITEMS). `sent_at` is the phone's clock when it sent the batch: a clock
+    set wrong shifts the batch's moments (rules.visits.clock_offset)."""
+    from .sync_bulk import Bulk
+
     ctx = _Context(account, device)
+    ctx.clock_offset = clock_offset(sent_at, utcnow())
     ctx.prefetch(items)
     contexts = {account.id: ctx}
     uids = [item.get("uid") for item in items if isinstance(item, dict) and _is_uuid(item.get("uid"))]
@@ -464,9 +548,23 @@ def push(account: Account, device: Device | None, items: list) -> list[dict]:
     for chunk in _chunks(uids):
         receipts.update({r.item_uid: r for r in db.session.scalars(
             select(SyncReceipt).where(SyncReceipt.item_uid.in_(chunk)))})
-    results = []
+    results: list = []
+    run = Bulk(ctx, contexts, receipts, results) if bulk else None
+    if run is not None:
+        run.prefetch_documents(items)
     for item in items:
+        if run is not None:
+            result = run.take(item)
+            if result is not None:
+                results.append(result)
+                if run.must_flush:
+                    run.flush()
+                continue
+            run.flush()
+            run.forget()
         results.append(_push_one(ctx, contexts, item, receipts))
+    if run is not None:
+        run.flush()
     db.session.commit()
     return results
 
@@ -506,7 +604,10 @@ def _push_one(ctx: _Context, contexts: dict, item, receipts: dict) -> dict:
 
 def _repeat(receipt: SyncReceipt, digest: str) -> dict:
     if receipt.payload_hash != digest:
-        return Rejected("uid_reused").result(receipt.item_uid)
+        # Two different items under one uid: a conflict between them, not a field conflict. The first
+        # stands; this one is not applied and is not retried (the phone keeps it for the collector).
+        return {"uid": receipt.item_uid, "status": "conflict", "code": "uid_reused",
+                "reason": str(REJECT_MESSAGES["uid_reused"]), "applied": False}
     return {"uid": receipt.item_uid, "status": "duplicate", "original": dict(receipt.result)}
 
 
@@ -516,12 +617,22 @@ def _receive(ctx: _Context, item: dict, digest: str):
     is answered as a repeat). Returns (receipt, the record applied to or None)."""
     receipt = SyncReceipt(item_uid=item["uid"], account_id=ctx.account.id,
                           device_id=ctx.device.id if ctx.device is not None else None, op=item["op"],
-                          entity_uid=str(item.get("entity_uid"))[:36], payload_hash=digest, status="pending",
-                          collected_at=str(item.get("collected_at"))[:40] if item.get("collected_at") else None)
+                          entity_uid=_entity_uid(item), payload_hash=digest, status="pending",
+                          collected_at=_phone_text(item))
     record = _settle(ctx, item, receipt)
     db.session.add(receipt)
     db.session.flush()
     return receipt, record
+
+
+def _entity_uid(item: dict) -> str:
+    """The receipt's entity: the record an item is about; a visit is its own."""
+    return str(item["uid"] if item["op"] == "visit.new" else item.get("entity_uid"))[:36]
+
+
+def _phone_text(item: dict) -> str | None:
+    value = item.get("at") if item["op"] == "visit.new" else item.get("collected_at")
+    return str(value)[:40] if value else None
 
 
 def _settle(ctx: _Context, item: dict, receipt: SyncReceipt):
@@ -605,17 +716,16 @@ def _in_scope(ctx: _Context, entity: str, record) -> bool:
 def _apply(ctx: _Context, item: dict) -> _Outcome:
     op = item["op"]
     entity, action = op.split(".")
+    if op == "tip.new":  # tips come from informants too, who do not write the registry
+        return _tip_new(ctx, item)
+    if op == "tip.verify":  # tips.work decides, not registry.write
+        return _tip_verify(ctx, item)
     if not ctx.writer:
         raise Rejected("forbidden")
-    entity_uid = item.get("entity_uid")
-    if not _is_uuid(entity_uid):
-        raise Rejected("bad_item", {"entity_uid": [REJECT_MESSAGES["bad_item"]]})
-    data = item.get("data") if item.get("data") is not None else {}
-    if not isinstance(data, dict):
-        raise Rejected("bad_item", {"data": [REJECT_MESSAGES["bad_item"]]})
-    if entity == "person" and data.get("category") in POLICE_ONLY_CATEGORIES and not ctx.police:
-        raise Rejected("police_only", {"category": [REJECT_MESSAGES["police_only"]]})
-    actor = records.Actor(ctx.account.id, "sync", _known_on(item))
+    if op == "visit.new":
+        return _visit_new(ctx, item)
+    entity_uid, data, actor = record_item_basics(ctx, item, _known_on)
+    visit_uid = actor.visit_uid
 
     if op in NEW_OPS:
         if ctx.exists(entity, entity_uid):
@@ -633,6 +743,7 @@ def _apply(ctx: _Context, item: dict) -> _Outcome:
             raise _Hold(house_uid)
         if not _in_scope(ctx, "house", house):
             raise Rejected("out_of_scope")
+        actor.door_proof = ctx.door_proof(visit_uid, house.id)
         if entity == "person":
             return _person_new(ctx, actor, item, house, data)
         return _organisation_new(ctx, actor, item, house, data)
@@ -645,9 +756,154 @@ def _apply(ctx: _Context, item: dict) -> _Outcome:
     base = item.get("base_version")
     if not isinstance(base, int) or isinstance(base, bool) or not 1 <= base <= record.version:
         raise Rejected("bad_version", {"base_version": [REJECT_MESSAGES["bad_version"]]})
+    actor.door_proof = ctx.door_proof(visit_uid, record.id if entity == "house" else record.house_id)
     handler = {"house.update": _house_update, "person.update": _person_update, "person.leave": _person_leave,
                "organisation.update": _organisation_update, "organisation.close": _organisation_close}[op]
     return handler(ctx, actor, record, base, data)
+
+
+def record_item_basics(ctx: _Context, item: dict, known_on) -> tuple[str, dict, records.Actor]:
+    """What every house / person / organisation item is checked for first, in this order (the
+    bulk path too, fieldapp/sync_bulk.py): entity_uid a UUID, data an object, police-only
+    categories from police only, visit_uid a UUID when given, then `known_on(item)` (the bulk path
+    passes its cached reading). Returns (entity_uid, data, the Actor the record is written as)."""
+    entity_uid = item.get("entity_uid")
+    if not _is_uuid(entity_uid):
+        raise Rejected("bad_item", {"entity_uid": [REJECT_MESSAGES["bad_item"]]})
+    data = item.get("data") if item.get("data") is not None else {}
+    if not isinstance(data, dict):
+        raise Rejected("bad_item", {"data": [REJECT_MESSAGES["bad_item"]]})
+    if item["op"].startswith("person.") and data.get("category") in POLICE_ONLY_CATEGORIES and not ctx.police:
+        raise Rejected("police_only", {"category": [REJECT_MESSAGES["police_only"]]})
+    visit_uid = item.get("visit_uid")
+    if visit_uid is not None and not _is_uuid(visit_uid):
+        raise Rejected("bad_item", {"visit_uid": [REJECT_MESSAGES["bad_item"]]})
+    actor = records.Actor(ctx.account.id, "sync", known_on(item), collected_at=_collected_at(ctx, item),
+                          visit_uid=visit_uid)
+    return entity_uid, data, actor
+
+
+def _collected_at(ctx: _Context, item: dict) -> datetime | None:
+    """When the phone collected the item (rules.visits.phone_time: its clock, corrected by the
+    push's clock offset, unless unreadable or more than CLOCK_SKEW ahead of ours); None lets
+    records use the server's time."""
+    return phone_time(item.get("collected_at"), utcnow(), offset=ctx.clock_offset)
+
+
+# Tips ---------------------------------------------------------------------------------------------
+
+def _tip_new(ctx: _Context, item: dict) -> _Outcome:
+    """A tip sent from the phone (an informant's, or a collector's): tips.service.submit_from_phone
+    decides (the door by scanned QR token, typed code, house uid or address; the account's villages
+    only). Its refusals map to forbidden / exists / out_of_scope, or invalid naming the field."""
+    from .tips import service as tips
+    from .tips.views import MESSAGES as TIP_MESSAGES
+
+    entity_uid = item.get("entity_uid")
+    if not _is_uuid(entity_uid):
+        raise Rejected("bad_item", {"entity_uid": [REJECT_MESSAGES["bad_item"]]})
+    data = item.get("data")
+    if not isinstance(data, dict):
+        raise Rejected("bad_item", {"data": [REJECT_MESSAGES["bad_item"]]})
+    try:
+        tip = tips.submit_from_phone(ctx.account, entity_uid, data, submitted_at=_collected_at(ctx, item))
+    except tips.TipError as error:
+        if error.code in ("forbidden", "exists", "out_of_scope"):
+            raise Rejected(error.code) from None
+        message = TIP_MESSAGES.get(error.code, REJECT_MESSAGES["invalid"])
+        raise Rejected("invalid", {error.field or "data": [message]}) from None
+    return _Outcome("accepted", tip)
+
+
+# A tip's rule refusals the collector can act on: the code stays the rule's, the reason is the tip
+# pages' message, the field is where the phone shows it.
+TIP_VERIFY_FIELDS = {"no_visit": "visit_uid", "note_required": "note", "too_long": "note", "bad_verdict": "verdict"}
+TIP_VERIFY_CODES = ("not_assignee", "wrong_state", "no_visit", "note_required", "too_long", "bad_verdict")
+
+
+def _tip_verify(ctx: _Context, item: dict) -> _Outcome:
+    """What a collector found at a tip's door (tips.phone.verify_from_phone): entity_uid is the tip's
+    uid, house_uid the house visited (used when the tip named no known house), collected_at when
+    the verdict was given. Refused with the rule's code: forbidden / out_of_scope as for records;
+    not_assignee, wrong_state, no_visit, note_required, bad_verdict with the tip pages' message."""
+    from .tips import phone, service as tips
+    from .tips.views import MESSAGES as TIP_MESSAGES
+
+    entity_uid = item.get("entity_uid")
+    data = item.get("data")
+    if not _is_uuid(entity_uid) or not isinstance(data, dict):
+        raise Rejected("bad_item", {"entity_uid" if not _is_uuid(entity_uid) else "data": [REJECT_MESSAGES["bad_item"]]})
+    house = None
+    if item.get("house_uid") is not None:
+        if not _is_uuid(item["house_uid"]):
+            raise Rejected("bad_item", {"house_uid": [REJECT_MESSAGES["bad_item"]]})
+        house = ctx.house(item["house_uid"])
+        if house is None or not _in_scope(ctx, "house", house):
+            raise Rejected("out_of_scope")
+    try:
+        tip = phone.verify_from_phone(ctx.account, entity_uid, data, house, _collected_at(ctx, item))
+    except tips.TipError as error:
+        if error.code in ("forbidden", "out_of_scope"):
+            raise Rejected(error.code) from None
+        message = TIP_MESSAGES.get(error.code, REJECT_MESSAGES["invalid"])
+        field = error.field or TIP_VERIFY_FIELDS.get(error.code)
+        raise Rejected(error.code, {field: [message]} if field else {}, reason=message) from None
+    return _Outcome("accepted", tip)
+
+
+# Visits -------------------------------------------------------------------------------------------
+
+VISIT_MESSAGES = {
+    "method": _l("Say how the house was opened: scan, code or list."),
+}
+
+
+def _visit_new(ctx: _Context, item: dict) -> _Outcome:
+    """A collector at a door (issue #4): the item's uid is the visit's uid. The house must be in the
+    account's villages (held while the server has not received it). `at` is the phone's clock
+    (phone_time; the server's time when unusable). A position that is not a valid one is dropped,
+    not refused: the visit still proves presence when it was a scan, and the phone cannot correct
+    a GPS reading afterwards. The house's position follows rules.visits.place_visit."""
+    house_uid = item.get("house_uid")
+    if not _is_uuid(house_uid):
+        raise Rejected("bad_item", {"house_uid": [REJECT_MESSAGES["bad_item"]]})
+    method = item.get("method")
+    if method not in VISIT_METHODS:
+        raise Rejected("invalid", {"method": [VISIT_MESSAGES["method"]]})
+    if ctx.visit(item["uid"]) is not None:
+        raise Rejected("exists")
+    house = ctx.house(house_uid)
+    if house is None:
+        raise _Hold(house_uid)
+    if not _in_scope(ctx, "house", house):
+        raise Rejected("out_of_scope")
+    lat, lon, accuracy = item.get("lat"), item.get("lon"), item.get("accuracy_m")
+    if not valid_position(lat, lon, accuracy):
+        lat = lon = accuracy = None
+    placement = place_visit(HousePosition(house.lat, house.lon, house.position_accuracy_m,
+                                          house.position_visit_id is not None), lat, lon, accuracy)
+    visit = Visit(uid=item["uid"], house_id=house.id, village_id=house.village_id, account_id=ctx.account.id,
+                  device_id=ctx.device.id if ctx.device is not None else None, method=method,
+                  at=phone_time(item.get("at"), utcnow(), offset=ctx.clock_offset) or utcnow(),
+                  lat=None if lat is None else float(lat), lon=None if lon is None else float(lon),
+                  accuracy_m=None if accuracy is None else float(accuracy), distance_m=placement.distance_m)
+    db.session.add(visit)
+    db.session.flush()
+    ctx.visits[visit.uid] = (visit.account_id, visit.house_id, visit.method)
+    if placement.becomes_position:
+        actor = records.Actor(ctx.account.id, "sync", visit.at.date(), collected_at=visit.at,
+                              visit_uid=visit.uid, door_proof=visit.is_door_proof)
+        records.set_house_position(actor, house, visit.lat, visit.lon, visit.accuracy_m, visit.id)
+    note_village_changed(house.village_id, "visit")
+    return _Outcome("accepted", _VisitRecord(visit.uid))
+
+
+@dataclass
+class _VisitRecord:
+    """What a visit's result names: its uid (a visit has no versions: always 1)."""
+    uid: str
+    version: int = 1
+    id: int | None = None
 
 
 def _known_on(item: dict) -> date | None:
@@ -870,12 +1126,32 @@ class PhotoError(Exception):
 
 
 CONTENT_RANGE = re.compile(r"^bytes (\d{1,12})-(\d{1,12})/(\d{1,12})$")
-PHOTO_OF = re.compile(r"^(person|house):([0-9a-fA-F-]{36})$")
+PHOTO_OF = re.compile(r"^(person|house|tip):([0-9a-fA-F-]{36})$")
 
 
 def photo_dir() -> Path:
     """instance/photos (PHOTO_DIR overrides it, e.g. in tests); partial uploads in its partial/."""
     return Path(current_app.config.get("PHOTO_DIR") or Path(current_app.instance_path) / "photos")
+
+
+def photo_path(uid: str) -> Path:
+    """Where the kept (re-encoded) photo `uid` is."""
+    return photo_dir() / f"{uid}.jpg"
+
+
+def keep_photo(uid: str, jpeg: bytes, width: int, height: int, *, of_entity: str, of_uid: str,
+               account_id: int | None, original_bytes: int) -> Photo:
+    """Keep a photo process_photo() made: its file (written whole, then renamed, so that no reader
+    ever sees half of it) and its Photo row (added, not committed)."""
+    target = photo_path(uid)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_suffix(".tmp")
+    temporary.write_bytes(jpeg)
+    os.replace(temporary, target)
+    photo = Photo(uid=uid, of_entity=of_entity, of_uid=of_uid, account_id=account_id, bytes=len(jpeg),
+                  original_bytes=original_bytes, width=width, height=height)
+    db.session.add(photo)
+    return photo
 
 
 def _partial_paths(uid: str) -> tuple[Path, Path]:
@@ -913,12 +1189,23 @@ def upload_photo_chunk(account: Account, uid: str, content_range: str | None, ph
     before the bytes received so far (a repeat overwrites, a gap is refused with 416 bad_range and the
     count received); when all `total` bytes are in, the photo is checked and re-encoded (process_photo)
     and the partial upload removed. Only the account that began an upload may continue it; a photo of
-    a record in another village answers 404. A repeat after completion answers the stored photo."""
-    if not can(account.role, "registry.write"):
-        raise PhotoError("forbidden", 403)
+    a record in another village answers 404. A repeat after completion answers the stored photo.
+
+    A tip's photo ("tip:<uid>") is the informant's own: it needs tips.submit instead of registry.write,
+    the tip must be theirs or not arrived yet (tips.service.may_attach_photo), and the finished photo
+    is attached to the tip when the tip is already here (else tip.new picks it up on arrival)."""
+    from .tips import service as tips  # tips.service uses this module's photo pipeline
+
     if not _is_uuid(uid):
         raise PhotoError("not_found", 404)
     of_entity, of_uid = parse_photo_of(photo_of)
+    if of_entity == "tip":
+        if not can(account.role, "tips.submit"):
+            raise PhotoError("forbidden", 403)
+        if not tips.may_attach_photo(account, of_uid):
+            raise PhotoError("not_found", 404)
+    elif not can(account.role, "registry.write"):
+        raise PhotoError("forbidden", 403)
     match = CONTENT_RANGE.match(content_range or "")
     if not match:
         raise PhotoError("bad_request", 400)
@@ -932,7 +1219,7 @@ def upload_photo_chunk(account: Account, uid: str, content_range: str | None, ph
         if photo.account_id != account.id:
             raise PhotoError("not_found", 404)
         return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
-    record = _find(of_entity, of_uid)
+    record = _find(of_entity, of_uid) if of_entity != "tip" else None
     if record is not None:
         ctx_villages = {v.id for v in scope.villages(account)}
         if record.village_id not in ctx_villages or (of_entity == "person" and not scope.may_see_person(account, record)):
@@ -966,14 +1253,11 @@ def upload_photo_chunk(account: Account, uid: str, content_range: str | None, ph
     except PhotoError:
         _discard(part, meta)
         raise
-    photo_dir().mkdir(parents=True, exist_ok=True)
-    target = photo_dir() / f"{uid}.jpg"
-    temporary = target.with_suffix(".tmp")
-    temporary.write_bytes(jpeg)
-    os.replace(temporary, target)
-    photo = Photo(uid=uid, of_entity=of_entity, of_uid=of_uid, account_id=account.id, bytes=len(jpeg),
-                  original_bytes=total, width=width, height=height)
-    db.session.add(photo)
+    photo = keep_photo(uid, jpeg, width, height, of_entity=of_entity, of_uid=of_uid, account_id=account.id,
+                       original_bytes=total)
+    if of_entity == "tip":
+        db.session.flush()
+        tips.attach_photo(account, of_uid, uid)
     db.session.commit()
     _discard(part, meta)
     return {"received": total, "complete": True, "photo": photo_json(photo)}

@@ -7,10 +7,10 @@ from sqlalchemy import update
 
 from fieldapp import records, sync
 from fieldapp.extensions import db
-from fieldapp.models import AuditEvent, Change, utcnow
+from fieldapp.models import AuditEvent, Change, House, utcnow
 
 from .builders import make_account, make_house, make_person, make_town
-from .sync_builders import bearer, device_token
+from .sync_builders import bearer, device_token, house_new
 
 
 def package(client, token, cursor=0, limit=None):
@@ -124,6 +124,7 @@ def test_the_cursor_lags_behind_recent_changes(ctx):
     old = make_house(east, number="1")
     account = make_account(town, "collector", [east])
     db.session.execute(update(Change).values(collected_at=utcnow() - timedelta(hours=1)))
+    db.session.execute(update(House).values(updated_at=utcnow() - timedelta(hours=1)))
     db.session.commit()
     recent = make_house(east, number="2")
     body = sync.build_package(account, 0)
@@ -135,6 +136,27 @@ def test_the_cursor_lags_behind_recent_changes(ctx):
     settled = sync.build_package(account, body["cursor"], now=later)
     assert settled["cursor"] > old_change
     assert sync.build_package(account, settled["cursor"], now=later)["houses"] == []
+
+
+def test_a_change_collected_long_ago_but_pushed_now_does_not_move_the_cursor(ctx):
+    """A pushed change carries the phone's collected_at (the 3-working-day rule counts to it), which
+    may be hours before it reached the server: the cursor must not treat it as settled."""
+    town, (east, _west) = make_town()
+    make_house(east, number="1")
+    account = make_account(town, "collector", [east])
+    db.session.execute(update(Change).values(collected_at=utcnow() - timedelta(hours=1)))
+    db.session.execute(update(House).values(updated_at=utcnow() - timedelta(hours=1)))
+    db.session.commit()
+    old_change = db.session.scalar(db.select(db.func.max(Change.id)))
+    item = house_new(east.id)
+    item["collected_at"] = (utcnow() - timedelta(hours=2)).isoformat() + "Z"
+    [result] = sync.push(account, None, [item])
+    assert result["status"] == "accepted"
+    pushed = db.session.scalar(db.select(Change).where(Change.id > old_change))
+    assert pushed.collected_at < utcnow() - timedelta(minutes=90)  # the phone's moment, not ours
+    body = sync.build_package(account, 0)
+    assert body["cursor"] == old_change
+    assert item["entity_uid"] in {h["uid"] for h in sync.build_package(account, body["cursor"])["houses"]}
 
 
 def test_informants_get_villages_only(make_app):

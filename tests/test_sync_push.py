@@ -52,15 +52,31 @@ def test_replaying_a_batch_creates_nothing_and_answers_duplicate(ctx, client):
     assert [r["original"] for r in again] == first
 
 
-def test_a_uid_reused_for_other_content_is_rejected(ctx, client):
+def test_a_uid_reused_for_other_content_is_a_conflict_that_applies_nothing(ctx, client):
     _town, east, _west, _account, token = setup_collector()
     item = house_new(east.id)
-    push_http(client, token, [item])
+    [first] = push_http(client, token, [item])
     changed = {**item, "data": {**item["data"], "number": "8"}}
     before = db_state()
-    [result] = push_http(client, token, [changed])
-    assert result["status"] == "rejected" and result["code"] == "uid_reused" and result["reason"]
+    results = push_http(client, token, [changed, changed])
+    for result in results:
+        assert result["status"] == "conflict" and result["code"] == "uid_reused" and result["reason"]
+        assert result["applied"] is False and "record" not in result and "conflicts" not in result
     assert db_state() == before
+    assert count(Conflict) == 0  # nothing for a reviewer: the first item stands
+    # The original is still answered as a duplicate.
+    [again] = push_http(client, token, [item])
+    assert again["status"] == "duplicate" and again["original"] == first
+
+
+def test_a_uid_reused_within_one_batch_is_a_conflict(ctx, client):
+    _town, east, _west, _account, token = setup_collector()
+    item = house_new(east.id)
+    changed = {**item, "data": {**item["data"], "number": "8"}}
+    results = push_http(client, token, [item, changed])
+    assert [r["status"] for r in results] == ["accepted", "conflict"]
+    assert results[1]["code"] == "uid_reused" and results[1]["applied"] is False
+    assert count(House) == 1
 
 
 def test_an_invalid_item_is_rejected_with_field_errors_and_does_not_block_the_others(ctx, client):

@@ -52,8 +52,34 @@ def _object(props: dict, extra: bool = False) -> dict:
     return {"type": "object", "properties": props, "required": list(props), "additionalProperties": extra}
 
 
+TIP_TASK_PROPS = {
+    "uid": UID, "village_id": {"type": "integer"}, "house_uid": {"type": ["string", "null"]},
+    "address_text": NULLABLE_STRING, "kind": {"type": "string"}, "happened_on": {**NULLABLE_STRING, "format": "date"},
+    "details": NULLABLE_STRING, "received_on": {"type": "string", "format": "date"},
+    "due_on": {"type": "string", "format": "date"}, "state": {"enum": ["new", "assigned"]},
+    "mine": {"type": "boolean"}, "overdue": {"type": "boolean"}, "version": {"type": "integer", "minimum": 1},
+}
+
+MY_TIP_PROPS = {
+    "uid": UID, "kind": {"type": "string"}, "place": {"type": "string"},
+    "received_on": {"type": "string", "format": "date"},
+    "state": {"enum": ["new", "assigned", "valid", "invalid", "closed"]},
+    "verdict": {"enum": ["valid", "invalid", None]}, "verified_on": {**NULLABLE_STRING, "format": "date"},
+}
+
 RECORD_REF = _object({"uid": UID, "version": {"type": "integer", "minimum": 1}})
 CONFLICTS = {"type": "object", "additionalProperties": _object({"base": {}, "current": {}, "submitted": {}})}
+
+PACKAGE_PROPS = {
+    "cursor": {"type": "integer", "minimum": 0}, "more": {"type": "boolean"},
+    "server_time": {"type": "string", "format": "date-time"},
+    "villages": {"type": "array", "items": _ref("Village")},
+    "houses": {"type": "array", "items": _ref("House")},
+    "people": {"type": "array", "items": _ref("Person")},
+    "organisations": {"type": "array", "items": _ref("Organisation")},
+    "removed": _object({"people": {"type": "array", "items": UID},
+                        "organisations": {"type": "array", "items": UID}}),
+}
 
 SCHEMAS = {
     "Error": {"type": "object", "required": ["error", "message"],
@@ -76,39 +102,58 @@ SCHEMAS = {
         "account": _object({"collection_id": {"type": "string"}, "name": {"type": "string"}, "role": {"type": "string"},
                             "villages": {"type": "array", "items": _ref("Village")}}),
         "pin_salt": {"type": "string", "contentEncoding": "base64", "minLength": 24, "maxLength": 24}}),
-    "House": _object(HOUSE_PROPS),
+    "House": {**_object(HOUSE_PROPS), "properties": {
+        **HOUSE_PROPS, "door_token": {"type": "string", "description": "The door QR's /d/<token> (roles that "
+                                                                      "write the registry only)."}}},
     "Person": _object(PERSON_PROPS),
     "Organisation": _object(ORG_PROPS),
-    "Package": _object({
-        "cursor": {"type": "integer", "minimum": 0}, "more": {"type": "boolean"},
-        "server_time": {"type": "string", "format": "date-time"},
-        "villages": {"type": "array", "items": _ref("Village")},
-        "houses": {"type": "array", "items": _ref("House")},
-        "people": {"type": "array", "items": _ref("Person")},
-        "organisations": {"type": "array", "items": _ref("Organisation")},
-        "removed": _object({"people": {"type": "array", "items": UID},
-                            "organisations": {"type": "array", "items": UID}})}),
-    "Item": {"type": "object", "required": ["uid", "op", "entity_uid"], "properties": {
-        "uid": {**UID, "description": "Client UUID v4: the idempotency key."},
+    "TipTask": _object(TIP_TASK_PROPS),
+    "MyTip": _object(MY_TIP_PROPS),
+    "Package": {**_object(PACKAGE_PROPS), "properties": {
+        **PACKAGE_PROPS, "tip_tasks": {"type": "array", "items": _ref("TipTask"),
+                                       "description": "Last page only (more false), roles that work tips: all "
+                                                      "their tip tasks; the phone replaces its list with it."},
+        "my_tips": {"type": "array", "items": _ref("MyTip"),
+                    "description": "Last page only, roles that send tips: their newest 100 tips and how "
+                                   "each was checked."}}},
+    "Item": {"type": "object", "required": ["uid", "op"], "properties": {
+        "uid": {**UID, "description": "Client UUID v4: the idempotency key (for visit.new also the visit's uid)."},
         "op": {"enum": list(sync.OPS)},
-        "entity_uid": {**UID, "description": "The record; for *.new the client generates it."},
-        "house_uid": {"type": ["string", "null"], "description": "person.new / organisation.new: the house."},
+        "entity_uid": {**UID, "description": "The record (required for every op but visit.new); for *.new "
+                                             "the client generates it; for tip.verify the tip's uid."},
+        "house_uid": {"type": ["string", "null"],
+                      "description": "person.new / organisation.new / visit.new: the house; tip.verify: the "
+                                     "house visited (for a tip that named no known house)."},
+        "visit_uid": {**UID, "description": "Record ops: the visit it was collected under (door proof when "
+                                            "that visit was a scan of this house's door by this account)."},
+        "method": {"enum": ["scan", "code", "list"], "description": "visit.new: how the house was opened."},
+        "at": {**NULLABLE_STRING, "format": "date-time", "description": "visit.new: the phone's clock."},
+        "lat": {"type": ["number", "null"], "description": "visit.new: WGS-84 latitude."},
+        "lon": {"type": ["number", "null"], "description": "visit.new: WGS-84 longitude."},
+        "accuracy_m": {"type": ["number", "null"], "description": "visit.new: accuracy radius in metres."},
         "village_id": {"type": ["integer", "null"], "description": "house.new only."},
         "base_version": {"type": ["integer", "null"], "minimum": 1,
                          "description": "Updates, leave, close: the version the collector started from."},
         "data": {"type": "object", "description": "The web form's fields (person: employer_uid for the "
                                                    "employer; house: lat/lon; leave: left_date, reason; "
-                                                   "close: closed_date). Other keys are ignored."},
+                                                   "close: closed_date; tip.verify: verdict valid|invalid, "
+                                                   "note). Other keys are ignored."},
         "known_on": {**NULLABLE_STRING, "format": "date"},
         "collected_at": {**NULLABLE_STRING, "format": "date-time"}}},
     "PushRequest": {"type": "object", "required": ["items"], "properties": {
-        "items": {"type": "array", "maxItems": sync.MAX_ITEMS, "items": _ref("Item")}}},
+        "items": {"type": "array", "maxItems": sync.MAX_ITEMS, "items": _ref("Item")},
+        "sent_at": {**NULLABLE_STRING, "format": "date-time",
+                    "description": "The phone's clock when it sent the batch. When it differs from the "
+                                   "server's by more than 10 minutes, the batch's phone moments (collected_at, "
+                                   "a visit's at) are shifted by the difference."}}},
     "Result": {"oneOf": [
         _object({"uid": UID, "status": {"const": "accepted"}, "record": RECORD_REF}),
         _object({"uid": UID, "status": {"const": "conflict"}, "record": RECORD_REF, "conflicts": CONFLICTS}),
+        _object({"uid": UID, "status": {"const": "conflict"}, "code": {"const": "uid_reused"},
+                 "reason": {"type": "string"}, "applied": {"const": False}}),
         _object({"uid": UID, "status": {"const": "held"}}),
         _object({"uid": {"type": ["string", "null"]}, "status": {"const": "rejected"},
-                 "code": {"enum": sorted(sync.REJECT_MESSAGES)}, "reason": {"type": "string"},
+                 "code": {"enum": sorted((set(sync.REJECT_MESSAGES) - {"uid_reused"}) | set(sync.TIP_VERIFY_CODES))}, "reason": {"type": "string"},
                  "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}),
         _object({"uid": UID, "status": {"const": "duplicate"}, "original": {"$ref": "#/components/schemas/Result"}}),
     ]},
@@ -162,7 +207,7 @@ PATHS = {
                        {"name": "Content-Range", "in": "header", "required": True,
                         "schema": {"type": "string", "pattern": r"^bytes \d+-\d+/\d+$"}},
                        {"name": "X-Photo-Of", "in": "header", "required": True,
-                        "schema": {"type": "string", "pattern": r"^(person|house):[0-9a-fA-F-]{36}$"}}],
+                        "schema": {"type": "string", "pattern": r"^(person|house|tip):[0-9a-fA-F-]{36}$"}}],
         "requestBody": {"required": True, "content": {"application/octet-stream": {}, "image/jpeg": {}}},
         "responses": {"200": _json(_ref("PhotoProgress"), "Bytes received; the photo once complete."),
                       "400": _error("Bad Content-Range or X-Photo-Of."), "401": FATAL,

@@ -125,7 +125,7 @@ def push(account, device):
         return error(400, "bad_request", _message(400))
     if len(body["items"]) > sync.MAX_ITEMS:
         return error(413, "too_many_items", _message(413), max_items=sync.MAX_ITEMS)
-    return jsonify({"results": sync.push(account, device, body["items"])})
+    return jsonify({"results": sync.push(account, device, body["items"], sent_at=body.get("sent_at"))})
 
 
 @bp.put("/photos/<uid>")

@@ -13,8 +13,11 @@ from pathlib import Path
 from flask import Response, current_app, json, render_template, url_for
 from flask_babel import gettext as _
 
-from ..registry.forms import HouseForm, LeaveForm, OrganisationForm, PersonForm
+from wtforms.validators import DataRequired
+
+from ..registry.forms import CloseForm, HouseForm, LeaveForm, OrganisationForm, PersonForm
 from ..i18n import ui_lang
+from ..tips.forms import InformantTipForm, VerifyForm
 from . import bp
 
 HERE = Path(__file__).resolve().parent
@@ -24,7 +27,12 @@ SW_SOURCE = HERE / "sw.js"
 
 # ES modules of the app, in load order of importance (all precached).
 MODULES = ("app.js", "i18n.js", "db.js", "crypto.js", "package.js", "outbox.js", "sync.js", "forms.js", "photos.js",
-           "views.js")
+           "views.js", "visits.js")
+# Loaded only when the collector opens the scan screen (precached for offline use, but not part of
+# the page weight every opening of the app pays): the camera, the door-code rule, the QR decoder.
+LAZY = ("js/scan.js", "js/doorcode.js", "vendor/jsqr-1.4.0/jsQR.js",
+        "js/tips.js",  # the informant's screens: only informants load them
+        "js/tasks.js")  # a collector's tip tasks: loaded when the collector has some
 ICONS = ("icon-192.png", "icon-512.png")
 THEME = "#0b5cad"
 
@@ -33,6 +41,7 @@ def shell_assets() -> list[str]:
     """What the service worker precaches: the shell, its modules, the stylesheet, icons, manifest."""
     return (["/app/", url_for("pwa.manifest"), url_for("static", filename="css/app.css")]
             + [url_for("static", filename=f"js/{m}") for m in MODULES]
+            + [url_for("static", filename=f) for f in LAZY]
             + [url_for("static", filename=f"icons/{i}") for i in ICONS])
 
 
@@ -40,6 +49,7 @@ def shell_assets() -> list[str]:
 def _content_hash() -> str:
     digest = hashlib.sha256()
     files = [TEMPLATE, SW_SOURCE, STATIC / "css" / "app.css", *(STATIC / "js" / m for m in MODULES),
+             *(STATIC / f for f in LAZY),
              *(STATIC / "icons" / i for i in ICONS), HERE / "views.py"]
     for path in files:
         digest.update(path.name.encode())
@@ -60,11 +70,26 @@ def shell():
     person = PersonForm(meta={"csrf": False})
     person.setup(lang, police=True)  # the app hides police-only choices for other roles
     forms = {"house": HouseForm(meta={"csrf": False}), "person": person,
-             "leave": LeaveForm(meta={"csrf": False}), "organisation": OrganisationForm(meta={"csrf": False})}
+             "leave": LeaveForm(meta={"csrf": False}), "organisation": OrganisationForm(meta={"csrf": False}),
+             "close": CloseForm(meta={"csrf": False}), "tip": InformantTipForm(meta={"csrf": False}),
+             "tipverify": VerifyForm(meta={"csrf": False})}
+    forms["tip"].village.choices = []  # the phone fills in the informant's villages
     response = Response(render_template("pwa/app.html", forms=forms, version=shell_version(),
-                                        modules=MODULES, theme=THEME))
+                                        modules=MODULES, theme=THEME, required=required_messages(forms)))
     response.headers["X-Shell-Version"] = shell_version()
     return response
+
+
+def required_messages(forms: dict) -> dict:
+    """{"kind:field": message} for every field the web forms require: the phone says what the
+    server would say ("Enter the door number."), not a generic "required"."""
+    out = {}
+    for kind, form in forms.items():
+        for field in form:
+            for validator in field.validators:
+                if isinstance(validator, DataRequired) and validator.message:
+                    out[f"{kind}:{field.name}"] = str(validator.message)
+    return out
 
 
 @bp.get("/manifest.webmanifest")

@@ -6,7 +6,7 @@ import io
 
 from playwright.sync_api import expect
 
-from .test_pwa_offline import open_app, sign_in, world
+from .test_pwa_offline import app_page, sign_in, world
 
 
 def test_manifest_and_service_worker_headers(live_server):
@@ -44,9 +44,7 @@ def test_shell_has_no_personal_data_and_is_the_same_for_everyone(live_server):
 
 def test_precache_offline_and_api_never_intercepted(live_server, phone):
     w = world(live_server, houses=2)
-    page = phone.new_page()
-    sign_in(page, live_server.base_url, w["collection_id"])
-    open_app(page, live_server.base_url, first=True)
+    page = app_page(phone, live_server.base_url, w["collection_id"])
     cached = page.evaluate("caches.keys().then(ks => Promise.all(ks.map(k => caches.open(k).then(c => c.keys()))))"
                            ".then(all => all.flat().map(r => new URL(r.url).pathname))")
     for path in ("/app/", "/static/js/app.js", "/static/js/db.js", "/static/css/app.css", "/static/icons/icon-512.png",
@@ -79,10 +77,17 @@ def test_browser_without_service_workers_gets_the_web_pages(pw, browser, live_se
 
 
 def test_app_screens_have_no_accessibility_violations(pw, browser, live_server):
-    from axe_playwright_python.sync_playwright import Axe
-    from .conftest import phone_profile
-    from .test_accessibility import RULES
+    from .conftest import axe_violations, phone_profile
+    from sqlalchemy import select
+
+    from fieldapp import records
+    from fieldapp.extensions import db
+    from fieldapp.models import House
     w = world(live_server, houses=2)
+    with live_server.app.app_context():
+        house = db.session.scalar(select(House).where(House.uid == w["houses"][0][0]))
+        org_uid = records.add_organisation(records.Actor(None), house, {"name": "东村小卖部", "kind": "shop"}).uid
+        db.session.commit()
     # axe is injected as a script: the CSP (script-src 'self') would refuse it otherwise.
     ctx = browser.new_context(**phone_profile(pw), bypass_csp=True)
     ctx.set_default_timeout(10_000)
@@ -94,8 +99,7 @@ def test_app_screens_have_no_accessibility_violations(pw, browser, live_server):
         problems = {}
 
         def check(name):
-            result = Axe().run(page, options=RULES)
-            found = [f"{v['id']}: {v['help']}" for v in result.response["violations"]]
+            found = axe_violations(page)
             if found:
                 problems[name] = found
 
@@ -109,10 +113,25 @@ def test_app_screens_have_no_accessibility_violations(pw, browser, live_server):
                                    ("house", f"#/h/{w['houses'][0][0]}", "#residents"),
                                    ("person form", f"#/h/{w['houses'][0][0]}/person", "#record-form"),
                                    ("house form", f"#/h/{w['houses'][0][0]}/edit", "#record-form"),
+                                   ("new house form", f"#/v/{w['village_id']}/new", "#record-form [name=village_id]"),
+                                   ("organisation form", f"#/o/{org_uid}/edit", "#record-form"),
+                                   ("organisation close form", f"#/o/{org_uid}/close", "#record-form [name=closed_date]"),
+                                   ("scan screen", "#/scan", "#code-form"),
                                    ("outbox", "#/outbox", "#view h1")):
             page.evaluate("h => { location.hash = h; }", hash_)
             page.wait_for_selector(ready)
             check(name)
+        # The scan screen refusing a typed code, and a form showing the errors found on the phone.
+        page.evaluate("location.hash = '#/scan'")
+        page.fill("#door-code", "K7M3")
+        page.click("#code-form button[type=submit]")
+        page.wait_for_selector("#door-code[aria-invalid=true]")
+        check("scan screen with an error")
+        page.evaluate("h => { location.hash = h; }", f"#/v/{w['village_id']}/new")
+        page.wait_for_selector("#record-form [name=village_id]")
+        page.click("#record-form button[type=submit]")
+        page.wait_for_selector("#record-form .js-error")
+        check("new house form with errors")
         assert not problems, problems
     finally:
         ctx.close()

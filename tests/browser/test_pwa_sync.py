@@ -14,7 +14,8 @@ from werkzeug.serving import make_server
 from fieldapp.extensions import db
 
 from ..builders import make_account, resident_id
-from .test_pwa_offline import add_person, open_app, pending, people_with_uids, sign_in, unlock, wait_until, world
+from .test_pwa_offline import (add_person, app_page, pending, people_with_uids, record_items, sign_in, unlock,
+                                wait_until, world)
 
 
 def _evaluate_quietly(page, expression):
@@ -25,15 +26,13 @@ def _evaluate_quietly(page, expression):
 
 
 def entity_uids(page):
-    return [i["entity_uid"] for i in page.evaluate("window.__fieldapp.dump()")["outbox"]]
+    return [i["entity_uid"] for i in record_items(page.evaluate("window.__fieldapp.dump()")["outbox"])]
 
 
 def test_lost_answer_and_server_restart_lose_nothing_and_duplicate_nothing(live_server, phone):
     base = live_server.base_url
     w = world(live_server, houses=2)
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
 
     # 1. The server applies the push but its answer never reaches the phone.
     phone.set_offline(True)
@@ -81,9 +80,7 @@ def test_revoked_device_stops_wipes_the_package_and_keeps_unsent_records(live_se
     from fieldapp.sync import revoke_device
     base = live_server.base_url
     w = world(live_server, houses=2)
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
     assert len(page.evaluate("window.__fieldapp.dump()")["houses"]) == 2
     phone.set_offline(True)
     add_person(page, w["houses"][0][0], "丙", resident_id())
@@ -96,7 +93,7 @@ def test_revoked_device_stops_wipes_the_package_and_keeps_unsent_records(live_se
     expect(page.locator("#fatal")).to_be_visible()
     expect(page.locator("#fatal a[href*='/login']")).to_be_visible()
     dump = page.evaluate("window.__fieldapp.dump()")
-    assert dump["houses"] == [] and dump["people"] == [] and len(dump["outbox"]) == 1
+    assert dump["houses"] == [] and dump["people"] == [] and len(record_items(dump["outbox"])) == 1
     expect(pending(page)).to_have_text("1")
     page.click("#sync-now")  # stopped: never retried against a revoked token
     expect(pending(page)).to_have_text("1")
@@ -105,7 +102,8 @@ def test_revoked_device_stops_wipes_the_package_and_keeps_unsent_records(live_se
     with page.expect_download() as download:
         page.click("#export")
     exported = json.loads(Path(download.value.path()).read_text(encoding="utf-8"))
-    assert [(i["op"], i["data"]["name"], i["state"]) for i in exported["items"]] == [("person.new", "丙", "pending")]
+    assert [(i["op"], i["data"]["name"], i["state"]) for i in record_items(exported["items"])] == [("person.new", "丙", "pending")]
+    assert [(i["op"], i["method"]) for i in exported["items"] if i["op"] == "visit.new"] == [("visit.new", "list")]
     # Signing in again registers a new device; the same PIN opens the kept records, which then go.
     sign_in(page, base, w["collection_id"])
     page.goto(base + "/app/")
@@ -129,9 +127,7 @@ def test_two_collectors_edit_the_same_house_offline(pw, browser, live_server):
         pages = []
         for ctx, cid in zip(phones, (w["collection_id"], second)):
             ctx.set_default_timeout(10_000)
-            page = ctx.new_page()
-            sign_in(page, base, cid)
-            open_app(page, base, first=True)
+            page = app_page(ctx, base, cid)
             ctx.set_offline(True)
             pages.append(page)
         edits = [{"owner_name": "王一", "tenant_name": "租客甲"}, {"owner_name": "李二", "room": "302"}]
@@ -163,9 +159,7 @@ def test_two_collectors_edit_the_same_house_offline(pw, browser, live_server):
 def test_app_update_while_records_wait_loses_nothing(live_server, phone):
     base = live_server.base_url
     w = world(live_server, houses=2)
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
     first_version = page.evaluate("document.querySelector('meta[name=shell-version]').content")
 
     # Records wait (the API is unreachable), and the collector is typing in a form.
@@ -198,9 +192,7 @@ def test_app_update_while_records_wait_loses_nothing(live_server, phone):
 def test_rejected_record_stays_with_its_reason_until_fixed(live_server, phone):
     base = live_server.base_url
     w = world(live_server, houses=1)
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
     phone.set_offline(True)
     page.evaluate("uid => { location.hash = '#/h/' + uid + '/person'; }", w["houses"][0][0])
     form = page.locator("#record-form")
@@ -237,9 +229,7 @@ def test_person_update_leave_and_new_organisation_reach_the_server(live_server, 
         first, second = db.session.scalars(select(Person).order_by(Person.id)).all()
         first_uid, second_uid = first.uid, second.uid
         db.session.rollback()
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
     phone.set_offline(True)
 
     page.evaluate("uid => { location.hash = '#/p/' + uid + '/edit'; }", first_uid)
@@ -279,9 +269,7 @@ def test_signing_out_removes_household_data_but_keeps_unsent_records(live_server
     from fieldapp.models import Device, Person
     base = live_server.base_url
     w = world(live_server, houses=2)
-    page = phone.new_page()
-    sign_in(page, base, w["collection_id"])
-    open_app(page, base, first=True)
+    page = app_page(phone, base, w["collection_id"])
     assert len(page.evaluate("window.__fieldapp.dump()")["houses"]) == 2
     number = resident_id()
     phone.set_offline(True)
@@ -291,7 +279,7 @@ def test_signing_out_removes_household_data_but_keeps_unsent_records(live_server
     page.click("#sign-out")
     expect(page.locator("#setup")).to_be_visible()  # offline: the app says it needs signal once
     dump = page.evaluate("window.__fieldapp.dump()")
-    assert dump["houses"] == [] and dump["people"] == [] and len(dump["outbox"]) == 1
+    assert dump["houses"] == [] and dump["people"] == [] and len(record_items(dump["outbox"])) == 1
     assert page.evaluate("window.__fieldapp.meta('device')") is None
     # Signing in again: the same PIN opens the kept record, which is then sent once.
     phone.set_offline(False)

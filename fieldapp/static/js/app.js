@@ -9,10 +9,11 @@ import * as sync from './sync.js';
 import * as forms from './forms.js';
 import * as views from './views.js';
 import * as pkg from './package.js';
+import * as visits from './visits.js';
 import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
-const ctx = { police: false, query: '' };
+const ctx = { police: false, informant: false, query: '' };
 
 function show(id, on = true) { $(id).hidden = !on; }
 
@@ -156,6 +157,7 @@ async function unlock(registration) {
   }
   const account = await db.meta('account');
   ctx.police = account?.role === 'police';
+  ctx.informant = account?.role === 'informant'; // their home is their tips (tips.js), no house list
   $('who').textContent = account ? `${account.collection_id} ${account.name || ''}` : '';
 }
 
@@ -181,7 +183,59 @@ async function start() {
 
 // --- routing ----------------------------------------------------------------------------------
 let routeSeq = 0;
-const isFormRoute = (hash) => /^#\/(fix\/|[hp]\/[^/]+\/(edit|person|org|leave))/.test(hash);
+const isFormRoute = (hash) => /^#\/(fix\/|scan|tip\/|task\/|v\/[^/]+\/new|[hpo]\/[^/]+\/(edit|person|org|leave|close))/.test(hash);
+
+// Opening a house (or a form about something in it) records a visit; scan.js sets ctx.openMethod
+// just before it navigates to a house it resolved from a QR or a typed code.
+async function visitHouse(houseUid) {
+  const method = ctx.openMethod || 'list';
+  ctx.openMethod = null;
+  if (!houseUid || !(await pkg.house(houseUid))) return;
+  ctx.visit = await visits.open(houseUid, method);
+}
+
+function stopScanning() { ctx.stopScan?.(); ctx.stopScan = null; }
+
+// --- door QR links: https://<host>/d/<token> ------------------------------------------------------
+// The phone's camera app opens the link; the service worker answers it with this shell when the
+// phone holds a signed-in work package (the marker below), offline too. The token is resolved
+// here from the package; a door this phone does not know goes to the server's public door page.
+const PUBLIC_DOOR = (token) => `/d/${encodeURIComponent(token)}?public=1`;
+const STATE_CACHE = 'fieldapp-state';
+const SIGNED_IN = '/app/state/signed-in';
+
+async function markSignedIn(on) {
+  try {
+    const cache = await caches.open(STATE_CACHE);
+    if (on) await cache.put(SIGNED_IN, new Response('1'));
+    else await cache.delete(SIGNED_IN);
+  } catch (e) { /* no Cache Storage: door links then always go to the server */ }
+}
+
+function doorTokenFromPath() {
+  const m = /^\/d\/([A-Za-z0-9_-]{16,64})\/?$/.exec(window.location.pathname);
+  if (!m) return null;
+  window.history.replaceState(null, '', '/app/'); // a reload from here is the app, not the door
+  return m[1];
+}
+
+async function openDoor(token) {
+  if (ctx.informant) { // an informant at a door: a tip about it (the server resolves the token)
+    ctx.tipDoor = { door_token: token };
+    window.location.hash = '#/tip/new';
+    return true;
+  }
+  const house = await pkg.houseByToken(token);
+  if (house) {
+    ctx.openMethod = 'scan';
+    window.location.hash = `#/h/${house.uid}`;
+    return true;
+  }
+  if (await sync.reachable()) { window.location.replace(PUBLIC_DOOR(token)); return false; }
+  ctx.flash = t('door_unknown_offline');
+  if (window.location.hash === '#/') route(); else window.location.hash = '#/';
+  return false;
+}
 
 async function routeTo(hash) {
   const seq = ++routeSeq; // screens draw asynchronously: only the latest navigation may draw
@@ -189,7 +243,20 @@ async function routeTo(hash) {
   const [a, b, c] = parts;
   let nodes;
   if (!cryptoBox.hasKey()) return;
-  if (a === 'v') nodes = await views.village(ctx, b);
+  stopScanning();
+  if (a === 'h' && b) await visitHouse(b);
+  const fixing = a === 'fix' ? await outbox.get(b) : null;
+  if (a === 'tasks') nodes = await (await import('./tasks.js')).list();
+  else if (a === 'task' || fixing?.op === 'tip.verify') {
+    nodes = await (await import('./tasks.js')).screen(ctx, fixing ? fixing.entity_uid : b, fixing ? await outbox.details(fixing) : null);
+  } else if (a === 'tip' || (ctx.informant && !a) || fixing?.op === 'tip.new') {
+    nodes = await (await import('./tips.js')).screen(ctx, parts, fixing?.op === 'tip.new' ? fixing : null);
+  } else if (a === 'v' && c === 'new') {
+    ctx.newUid ??= crypto.randomUUID();
+    nodes = await views.form(ctx, 'house', { op: 'house.new', entity_uid: ctx.newUid, house_uid: null, village_id: Number(b),
+      title: t('new_house'), back: `#/v/${b}`, done: `#/h/${ctx.newUid}`, photoOf: `house:${ctx.newUid}` });
+  } else if (a === 'v') nodes = await views.village(ctx, b);
+  else if (a === 'scan') nodes = await (await import('./scan.js')).screen(ctx);
   else if (a === 'h' && b && !c) nodes = await views.house(ctx, b);
   else if (a === 'h' && c === 'edit') {
     const house = await pkg.house(b);
@@ -202,25 +269,36 @@ async function routeTo(hash) {
   } else if (a === 'h' && c === 'org') {
     nodes = await views.form(ctx, 'organisation', { op: 'organisation.new', entity_uid: ctx.newUid ??= crypto.randomUUID(), house_uid: b,
       title: t('add_org'), back: `#/h/${b}` });
+  } else if (a === 'o') {
+    const org = await pkg.organisation(b);
+    await visitHouse(org?.house_uid);
+    const closing = c === 'close';
+    nodes = await views.form(ctx, closing ? 'close' : 'organisation', { op: closing ? 'organisation.close' : 'organisation.update',
+      entity_uid: b, house_uid: null, of_house: org?.house_uid, original: org, title: closing ? t('close_org') : org?.name || '',
+      back: `#/h/${org?.house_uid}` });
   } else if (a === 'p') {
     const person = await pkg.person(b);
+    await visitHouse(person?.house_uid);
     const kind = c === 'leave' ? 'leave' : 'person';
     nodes = await views.form(ctx, kind, { op: c === 'leave' ? 'person.leave' : 'person.update', entity_uid: b, house_uid: null,
-      original: person, title: c === 'leave' ? t('mark_left') : person?.name || '', back: `#/h/${person?.house_uid}`,
+      of_house: person?.house_uid, original: person, title: c === 'leave' ? t('mark_left') : person?.name || '', back: `#/h/${person?.house_uid}`,
       photoOf: `person:${b}` });
   } else if (a === 'fix') {
     const item = await outbox.details(await outbox.get(b));
     const [kind] = item.op.split('.');
-    const fkind = item.op === 'person.leave' ? 'leave' : kind;
-    const original = kind === 'house' ? await pkg.house(item.entity_uid) : kind === 'person' ? await pkg.person(item.entity_uid) : null;
-    nodes = await views.form(ctx, fkind, { op: item.op, entity_uid: item.entity_uid, house_uid: item.house_uid, original: original || {},
+    const fkind = { 'person.leave': 'leave', 'organisation.close': 'close' }[item.op] || kind;
+    const original = kind === 'house' ? await pkg.house(item.entity_uid) : kind === 'person' ? await pkg.person(item.entity_uid)
+      : kind === 'organisation' ? await pkg.organisation(item.entity_uid) : null;
+    nodes = await views.form(ctx, fkind, { op: item.op, entity_uid: item.entity_uid, house_uid: item.house_uid,
+      village_id: item.village_id, original: original || {},
       title: t('fix'), back: '#/outbox', fix: item, photoOf: kind === 'person' ? `person:${item.entity_uid}` : null });
   } else if (a === 'outbox') nodes = await views.outboxPage(ctx);
   else nodes = await views.home(ctx);
   // person.new keeps one entity uid per open form (its draft and photo refer to it)
-  if (!(a === 'h' && (c === 'person' || c === 'org'))) ctx.newUid = null;
+  if (!((a === 'h' && (c === 'person' || c === 'org')) || (a === 'v' && c === 'new'))) ctx.newUid = null;
   if (seq !== routeSeq) return;
   $('view').replaceChildren(...[nodes].flat(3).filter(Boolean));
+  if (ctx.flash) { $('view').prepend(views.h('p', { class: 'flash error', role: 'alert' }, ctx.flash)); ctx.flash = null; }
   if (a !== 'v') $('view').querySelector('h1')?.focus?.();
 }
 
@@ -257,6 +335,7 @@ async function signOut() {
   if (!window.confirm(unsent ? t('sign_out_unsent', { n: unsent }) : t('sign_out_confirm'))) return;
   await sync.signOut();
   cryptoBox.forget();
+  await markSignedIn(false);
   await endWebSession();
   window.location.assign('/app/'); // works offline too: the app then shows how to sign in again
 }
@@ -274,7 +353,11 @@ async function endWebSession() {
 
 // --- boot -------------------------------------------------------------------------------------
 async function boot() {
-  if (!supported()) { show('loading', false); show('unsupported'); return; }
+  const doorToken = doorTokenFromPath();
+  if (!supported()) {
+    if (doorToken) { window.location.replace(PUBLIC_DOOR(doorToken)); return; }
+    show('loading', false); show('unsupported'); return;
+  }
   document.documentElement.classList.add('js');
   $('update-now').addEventListener('click', takeUpdate);
   $('sync-now').addEventListener('click', () => sync.syncNow('button'));
@@ -286,7 +369,7 @@ async function boot() {
     if (event.type === 'start') syncState(t('syncing'));
     else if (event.type === 'done' && event.outcome === 'done') { syncState(t('synced'), 'ok'); ctx.registration?.update().catch(() => {}); }
     else if (event.type === 'retry') syncState(event.offline ? t('offline') : t('sync_failed'), 'warn');
-    else if (event.type === 'fatal') { await showFatal(); route(); }
+    else if (event.type === 'fatal') { await markSignedIn(false); await showFatal(); route(); }
     if (event.type !== 'start') { await refreshStatus(); refreshStorage(); if (event.type === 'done' && !isFormRoute(window.location.hash)) route(); }
   });
   window.addEventListener('online', () => sync.syncNow('online'));
@@ -297,10 +380,14 @@ async function boot() {
   await refreshStatus();
   refreshStorage();
   show('loading', false);
+  visits.onSettled(() => { if (navigator.onLine) sync.syncNow('visit'); });
   if (await start()) {
     show('main-app');
-    await route();
+    markSignedIn(!(await db.meta('fatal')));
+    if (doorToken) await openDoor(doorToken); else await route(); // openDoor navigates (or leaves for the server)
     sync.syncNow('load');
+  } else if (doorToken) {
+    window.location.replace(PUBLIC_DOOR(doorToken)); // not set up on this phone: the public door page
   }
 }
 

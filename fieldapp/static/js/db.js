@@ -3,7 +3,7 @@
 // never await anything but IndexedDB inside a transaction (it would auto-commit under us), and
 // upgrade the schema step by step by oldVersion so a phone that skipped releases still migrates.
 const NAME = 'fieldapp';
-const VERSION = 1;
+const VERSION = 2;
 // Stores holding the work package (personal data, wiped on a fatal 401); the rest is ours.
 export const PACKAGE_STORES = ['houses', 'people', 'orgs'];
 
@@ -23,7 +23,13 @@ export function open() {
         db.createObjectStore('drafts', { keyPath: 'key' });
         db.createObjectStore('photos', { keyPath: 'uid' });
       }
-      // if (event.oldVersion < 2) { ... } — add later versions here, never edit the steps above.
+      if (event.oldVersion < 2) {
+        // Opening a house by its door QR (token, kept only as a SHA-256 hash) or its typed code.
+        const houses = req.transaction.objectStore('houses');
+        houses.createIndex('token', 'token_hash');
+        houses.createIndex('code', 'door_code');
+      }
+      // if (event.oldVersion < 3) { ... } — add later versions here, never edit the steps above.
     };
     req.onsuccess = () => {
       const db = req.result;

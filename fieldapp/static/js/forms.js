@@ -4,7 +4,7 @@
 // The server validates again with the same WTForms rules: what it refuses comes back as "rejected".
 import * as db from './db.js';
 import { seal, open } from './crypto.js';
-import { t } from './i18n.js';
+import { t, has } from './i18n.js';
 
 const RESIDENT_ID = '111';
 const POLICE_ONLY = { category: ['abroad'] };
@@ -17,6 +17,7 @@ export function mount(kind, values = {}, { police = false } = {}) {
     }
     form.elements.id_type?.querySelectorAll('option').forEach((o) => { if (o.value !== RESIDENT_ID) o.remove(); });
   }
+  form.dataset.kind = kind;
   fill(form, values);
   if (form.elements.known_on && !values.known_on) form.elements.known_on.value = today();
   return form;
@@ -70,15 +71,28 @@ export function residentIdOk(value) {
   return '10X98765432'[sum % 11] === v[17];
 }
 
+// fieldapp/forms.py phone(): a fixed line 0xx(x)-xxxxxxx(x) as typed (spaces removed), or a mobile
+// number as rules/identifiers.validate_mobile reads it (full-width folded, spaces and hyphens
+// removed, +86 / 0086 / a 13-digit 86 prefix dropped, then 1[3-9] and 9 digits).
+export function phoneOk(value) {
+  const text = value.normalize('NFKC').replace(/\s/g, '');
+  if (/^0\d{2,3}-?\d{7,8}$/.test(text)) return true;
+  let number = text.replace(/-/g, '');
+  const prefix = ['+86', '0086'].find((p) => number.startsWith(p));
+  if (prefix) number = number.slice(prefix.length);
+  else if (number.length === 13 && number.startsWith('86')) number = number.slice(2);
+  return /^1[3-9]\d{9}$/.test(number);
+}
+
 // What can be known offline; the server has the last word.
 export function check(form, data) {
   const errors = {};
   const add = (name, key) => { (errors[name] ??= []).push(t(key)); };
-  for (const el of named(form)) if (el.required && (data[el.name] === null || data[el.name] === '')) add(el.name, 'required');
+  // The web form's own message for a missing field ("Enter the door number."), else a generic one.
+  const required = (name) => (has(`${form.dataset.kind}:${name}`) ? `${form.dataset.kind}:${name}` : 'required');
+  for (const el of named(form)) if (el.required && (data[el.name] === null || data[el.name] === '')) add(el.name, required(el.name));
   if (data.id_number && data.id_type === RESIDENT_ID && !residentIdOk(data.id_number)) add('id_number', 'bad_resident_id');
-  for (const name of ['phone', 'owner_phone', 'tenant_phone']) {
-    if (data[name] && !/^(1[3-9]\d{9}|0\d{2,3}-?\d{7,8})$/.test(data[name].replace(/\s/g, ''))) add(name, 'bad_phone');
-  }
+  for (const name of ['phone', 'owner_phone', 'tenant_phone']) if (data[name] && !phoneOk(data[name])) add(name, 'bad_phone');
   if (data.rental_registered && !data.rental_record_no) add('rental_record_no', 'need_rental_no');
   return errors;
 }

@@ -3,6 +3,7 @@
 // that resume where the last attempt stopped (PUT /api/photos/<uid> with Content-Range).
 import * as db from './db.js';
 import { sealBytes, openBytes } from './crypto.js';
+import { t } from './i18n.js';
 
 export const LONG_EDGE = 1280;
 export const TARGET_BYTES = 200 * 1024;
@@ -30,7 +31,28 @@ export async function shrink(file) {
   return blob;
 }
 
-// of: 'person:<uid>' | 'house:<uid>'; after: the outbox item that must reach the server first.
+// A form's photo field (<input type=file> with a .photo-note beside it): the chosen file is shrunk
+// at once and the note says how it went. Returns a function giving the shrunk photo, or null.
+export function field(form) {
+  let photo = null;
+  const input = form.querySelector('input[type=file]');
+  const note = form.querySelector('.photo-note');
+  input?.addEventListener('change', async () => {
+    const file = input.files[0];
+    photo = null;
+    if (!file) return;
+    note.textContent = t('photo_working');
+    try {
+      photo = await shrink(file);
+      note.textContent = t('photo_ready', { kb: Math.round(photo.size / 1024) });
+    } catch (e) {
+      note.textContent = t('photo_unreadable');
+    }
+  });
+  return () => photo;
+}
+
+// of: 'person:<uid>' | 'house:<uid>' | 'tip:<uid>'; after: the outbox item that must reach the server first.
 export async function keep(of, blob, after) {
   const uid = crypto.randomUUID();
   const sealed = await sealBytes(await blob.arrayBuffer(), uid);
@@ -67,7 +89,8 @@ export async function uploadAll(api) {
             'Content-Type': 'application/octet-stream' },
         });
       } catch (error) {
-        if (error.status === 422) { // not an image / too large: retrying cannot help
+        // Not an image / too large (422), or not this account's to attach (400, 403, 404): retrying cannot help.
+        if ([400, 403, 404, 422].includes(error.status)) {
           await db.put('photos', { ...photo, state: 'refused', reason: error.answer?.message || error.answer?.error });
           answer = null;
           break;

@@ -11,6 +11,9 @@ import * as photos from './photos.js';
 const BASE_DELAY = 2000;
 const MAX_DELAY = 5 * 60 * 1000;
 const PAGE = 500;
+// Bumped when the phone keeps something new from the package (2: door QR token hashes): the next
+// pull starts from cursor 0 so houses downloaded before get it too.
+const PACKAGE_FORMAT = 2;
 
 export class Fatal extends Error {
   constructor(code, message) { super(message || code); this.code = code; }
@@ -19,6 +22,7 @@ class Retry extends Error {}
 
 let token = null;        // the device token, in memory only (sealed in IndexedDB)
 let flight = null;
+let again = false;        // something was saved during a sync: go once more after it
 let attempt = 0;
 let timer = null;
 const listeners = new Set();
@@ -103,14 +107,16 @@ export async function signOut() {
 
 async function push() {
   for (const batch of await outbox.batches()) {
-    const answer = await api('POST', '/api/sync/push', { json: { items: batch } });
+    // sent_at: the server corrects this batch's moments if the phone's clock is set wrong.
+    const answer = await api('POST', '/api/sync/push', { json: { items: batch, sent_at: new Date().toISOString() } });
     await outbox.settle(answer.results || []);
     emit({ type: 'progress' });
   }
 }
 
 async function pull() {
-  let cursor = (await db.meta('cursor')) || 0;
+  const format = await db.meta('package_format');
+  let cursor = format === PACKAGE_FORMAT ? (await db.meta('cursor')) || 0 : 0;
   for (;;) {
     const page = await api('GET', `/api/sync/package?cursor=${cursor}&limit=${PAGE}`, { timeout: 60000 });
     await pkg.ingest(page);
@@ -120,6 +126,7 @@ async function pull() {
     emit({ type: 'progress' });
     if (!page.more) break;
   }
+  if (format !== PACKAGE_FORMAT) await db.setMeta('package_format', PACKAGE_FORMAT);
   if (!(await db.meta('living_counts'))) await pkg.recount(); // now, not when the list opens
 }
 
@@ -154,6 +161,7 @@ export function syncNow(trigger = 'manual') {
   // Not on 'background': Chromium fires Background Sync at once while it believes it is online, so
   // resetting there would turn a server that refuses connections into a tight retry loop.
   if (trigger === 'online' || trigger === 'button') attempt = 0;
+  if (flight && (trigger === 'saved' || trigger === 'visit')) again = true;
   flight ??= (async () => {
     clearTimeout(timer);
     emit({ type: 'start', trigger });
@@ -175,6 +183,7 @@ export function syncNow(trigger = 'manual') {
       return 'retry';
     } finally {
       flight = null;
+      if (again) { again = false; setTimeout(() => syncNow('again'), 0); }
     }
   })();
   return flight;

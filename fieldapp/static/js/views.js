@@ -6,6 +6,7 @@ import * as pkg from './package.js';
 import * as outbox from './outbox.js';
 import * as forms from './forms.js';
 import * as photos from './photos.js';
+import * as visits from './visits.js';
 import { t } from './i18n.js';
 
 const LIST_LIMIT = 200;
@@ -34,18 +35,35 @@ function optionLabel(kind, field, value) {
 
 // A field's label as the form shows it (errors and conflicts name fields by their label).
 function fieldLabel(op, name) {
-  const kind = op === 'person.leave' ? 'leave' : op.split('.')[0];
+  const kind = { 'person.leave': 'leave', 'tip.verify': 'tipverify' }[op] || op.split('.')[0];
+  if (kind === 'tip') name = { village_id: 'village', door_token: 'door_code' }[name] || name; // the tip form's names
+  if (kind === 'tipverify') name = { verdict: 'outcome' }[name] || name;
   const label = document.getElementById(`form-${kind}`)?.content.querySelector(`label[for="${CSS.escape(name)}"]`);
   return label ? label.textContent.trim() : name;
 }
+
+const scanButton = () => h('p', {}, h('a', { class: 'button primary', href: '#/scan', id: 'scan-button' }, t('scan_door')));
 
 async function villages() {
   return (await db.meta('villages')) || (await db.meta('account'))?.villages || [];
 }
 
+// Tip tasks waiting for this collector (tasks.js draws them; this is only the way in).
+async function taskLink(houseUid = null) {
+  const tasks = await pkg.tipTasks();
+  if (!tasks.length) return null;
+  const { summary } = await import('./tasks.js');
+  const s = await summary(houseUid);
+  if (houseUid) {
+    return s.open ? h('p', { class: 'flash', id: 'house-tasks' }, h('a', { href: `#/task/${s.first.uid}` }, t('house_tasks', { n: s.open }))) : null;
+  }
+  return h('p', {}, h('a', { class: 'button', href: '#/tasks', id: 'tasks-link' }, t('tasks_link', { n: s.open }),
+    s.overdue ? [' ', h('span', { class: 'tag behind' }, t('tasks_overdue', { n: s.overdue }))] : null));
+}
+
 export async function home(ctx) {
   const list = await villages();
-  return [h('h1', {}, t('your_villages')),
+  return [h('h1', {}, t('your_villages')), scanButton(), await taskLink(),
     list.length ? h('ul', { class: 'list' }, list.map((v) => h('li', {}, h('a', { href: `#/v/${v.id}` }, h('strong', {}, v.name)))))
       : h('p', { class: 'muted' }, t('no_package'))];
 }
@@ -65,13 +83,15 @@ export async function village(ctx, id) {
     status.textContent = q ? t('houses_match', { n: hits.length, q: input.value.trim() }) : t('houses_n', { n: hits.length });
     ul.replaceChildren(...hits.slice(0, LIST_LIMIT).map((x) => h('li', {}, h('a', { href: `#/h/${x.uid}` },
       h('strong', {}, x.address || x.door_code),
-      h('span', { class: 'muted' }, `${x.door_code} · `, x.collected ? t('n_living', { n: counts[x.uid] || 0 }) : h('em', {}, t('not_visited')))))));
+      h('span', { class: 'muted' }, `${pkg.showCode(x.door_code) || t('code_later')} · `, x.collected ? t('n_living', { n: counts[x.uid] || 0 }) : h('em', {}, t('not_visited')))))));
     if (hits.length > LIST_LIMIT) ul.append(h('li', { class: 'muted' }, t('refine_search', { n: hits.length - LIST_LIMIT })));
     if (!hits.length) ul.append(h('li', {}, t('no_match')));
   };
   input.addEventListener('input', draw);
   draw();
   return [h('h1', {}, v ? v.name : ''),
+    h('p', {}, h('a', { class: 'button primary', href: '#/scan' }, t('scan_door')),
+      h('a', { class: 'button', href: `#/v/${vid}/new`, id: 'new-house' }, t('new_house'))),
     h('div', { class: 'search', role: 'search' }, h('label', { for: 'q' }, t('search_label')), input), status, ul];
 }
 
@@ -80,13 +100,18 @@ export async function house(ctx, uid) {
   if (!x) return [h('p', {}, t('not_found'))];
   const [people, orgs] = await Promise.all([pkg.residents(uid), pkg.organisations(uid)]);
   const v = (await villages()).find((y) => y.id === x.village_id);
+  const visit = await visits.current(uid);
   const fact = (label, value) => [h('dt', {}, label), h('dd', {}, value || '—')];
   return [
     h('p', { class: 'crumbs' }, h('a', { href: `#/v/${x.village_id}` }, v ? v.name : t('back'))),
-    h('h1', { id: 'house-title' }, `${v ? v.name : ''}${x.address || ''}`),
+    h('h1', { id: 'house-title' }, x.address || pkg.formatAddress(x, v?.name)), // the address starts with the village
+    // Door proof: only a visit opened by scanning the door's QR counts (records carry the visit).
+    visit?.method === 'scan' ? h('p', { class: 'tag proof', id: 'door-proof', 'data-proof': 'yes' }, t('door_proof_yes'))
+      : h('p', { class: 'tag', id: 'door-proof', 'data-proof': 'no' }, t('door_proof_no')),
+    await taskLink(uid),
     x.local ? h('p', { class: 'tag pending' }, t('waiting_to_send')) : null,
     h('dl', { class: 'facts' },
-      fact(t('door_code'), h('span', { class: 'code' }, x.door_code)),
+      fact(t('door_code'), x.door_code ? h('span', { class: 'code' }, pkg.showCode(x.door_code)) : t('code_later')),
       fact(t('use'), optionLabel('house', 'use', x.use)),
       fact(t('owner'), [x.owner_name, x.owner_phone && ` ${mask(x.owner_phone)}`].filter(Boolean).join('')),
       fact(t('tenant'), [x.tenant_name, x.tenant_phone && ` ${mask(x.tenant_phone)}`].filter(Boolean).join(''))),
@@ -100,36 +125,34 @@ export async function house(ctx, uid) {
       h('div', {}, h('a', { class: 'button', href: `#/p/${p.uid}/edit` }, t('edit')),
         p.local && !p.version ? null : h('a', { class: 'button danger', href: `#/p/${p.uid}/leave` }, t('mark_left')))))
       : h('li', { class: 'muted' }, t('nobody'))),
-    orgs.length ? [h('h2', {}, t('organisations')), h('ul', { class: 'list' }, orgs.map((o) => h('li', {}, h('strong', {}, o.name), ' ',
-      h('span', { class: 'muted' }, optionLabel('organisation', 'kind', o.kind)))))] : null,
+    orgs.length ? [h('h2', {}, t('organisations')), h('ul', { class: 'list', id: 'organisations' }, orgs.map((o) => h('li', {}, h('strong', {}, o.name), ' ',
+      h('span', { class: 'muted' }, optionLabel('organisation', 'kind', o.kind)),
+      o.local ? h('span', { class: 'tag pending' }, t('waiting_to_send')) : null,
+      h('div', {}, h('a', { class: 'button', href: `#/o/${o.uid}/edit` }, t('edit')),
+        o.local && !o.version ? null : h('a', { class: 'button danger', href: `#/o/${o.uid}/close` }, t('close_org'))))))] : null,
   ];
 }
 
 // kind: house | person | leave | organisation. spec: {op, entity_uid, house_uid, original, title, back, photoOf, fix}
 export async function form(ctx, kind, spec) {
   // A new record's form is a fresh one each time it opens: its draft belongs to the house.
-  const draftKey = spec.op.endsWith('.new') ? `${spec.op}:${spec.house_uid}` : `${spec.op}:${spec.entity_uid}`;
+  const draftKey = spec.op === 'house.new' ? `house.new:v${spec.village_id}`
+    : spec.op.endsWith('.new') ? `${spec.op}:${spec.house_uid}` : `${spec.op}:${spec.entity_uid}`;
   const draft = await forms.loadDraft(draftKey);
   const values = { ...(spec.original || {}), ...(spec.fix?.data || {}), ...(spec.fix?.known_on ? { known_on: spec.fix.known_on } : {}), ...(draft || {}) };
+  const allVillages = await villages();
   const el = forms.mount(kind, values, { police: ctx.police });
   el.id = 'record-form';
+  // A new house is registered in one of the collector's villages; other forms have no such field.
+  el.querySelectorAll('.new-only').forEach((box) => {
+    if (spec.op !== 'house.new') { box.remove(); return; }
+    const select = box.querySelector('select');
+    select.append(...allVillages.map((v) => h('option', { value: v.id }, v.name)));
+    select.value = String(values.village_id ?? spec.village_id ?? '');
+  });
   if (draft) el.prepend(h('p', { class: 'flash', role: 'status' }, t('draft_restored')));
   if (spec.fix?.result) forms.showErrors(el, spec.fix.result.errors, spec.fix.result.reason || t('rejected'));
-  let photo = null;
-  const photoInput = el.querySelector('input[type=file]');
-  const photoNote = el.querySelector('.photo-note');
-  photoInput?.addEventListener('change', async () => {
-    const file = photoInput.files[0];
-    photo = null;
-    if (!file) return;
-    photoNote.textContent = t('photo_working');
-    try {
-      photo = await photos.shrink(file);
-      photoNote.textContent = t('photo_ready', { kb: Math.round(photo.size / 1024) });
-    } catch (e) {
-      photoNote.textContent = t('photo_unreadable');
-    }
-  });
+  const chosenPhoto = photos.field(el);
   forms.autosave(el, draftKey);
   el.addEventListener('submit', async (event) => {
     event.preventDefault();
@@ -138,30 +161,44 @@ export async function form(ctx, kind, spec) {
     if (Object.keys(errors).length) { forms.showErrors(el, errors); return; }
     const knownOn = data.known_on ?? null;
     delete data.known_on;
-    const payload = spec.op.endsWith('.new') || spec.op === 'person.leave' ? data : forms.changes(data, spec.original || {});
-    if (!Object.keys(payload).length && !photo) { forms.showErrors(el, {}, t('nothing_changed')); return; }
+    const villageId = spec.op === 'house.new' ? Number(data.village_id) : null;
+    delete data.village_id;
+    // The house this record is about: a record collected while its house is open carries the visit.
+    const houseOf = spec.of_house || (spec.op.startsWith('house.') ? spec.entity_uid : spec.house_uid);
+    const visitUid = spec.fix ? spec.fix.visit_uid || null : spec.op === 'house.new' ? null : await visits.uidFor(houseOf);
+    const whole = spec.op.endsWith('.new') || spec.op === 'person.leave' || spec.op === 'organisation.close';
+    const payload = whole ? data : forms.changes(data, spec.original || {});
+    // A corrected update resends what it changed: the phone's copy already shows those values.
+    if (!whole && spec.fix) for (const k of Object.keys(spec.fix.data || {})) if (k in data) payload[k] = data[k];
+    if (!Object.keys(payload).length && !chosenPhoto()) { forms.showErrors(el, {}, t('nothing_changed')); return; }
     el.querySelector('button[type=submit]').disabled = true;
     if (spec.fix) await outbox.remove(spec.fix.uid); // a fixed change is a new item: the old uid was refused
     let item = null;
     if (Object.keys(payload).length) {
-      item = await outbox.add({ op: spec.op, entity_uid: spec.entity_uid, house_uid: spec.house_uid,
-        base_version: spec.op.endsWith('.new') ? null : (spec.fix?.base_version ?? spec.original?.version ?? null),
-        data: payload, known_on: knownOn });
-      await pkg.applyLocal(spec.op, spec.entity_uid, spec.house_uid, payload);
+      item = await outbox.add({ op: spec.op, entity_uid: spec.entity_uid, house_uid: spec.house_uid, village_id: villageId,
+        // A record made on this phone and not yet sent has version 0 here; the server creates it as 1.
+        base_version: spec.op.endsWith('.new') ? null : (spec.fix?.base_version ?? (spec.original?.version || 1)),
+        data: payload, known_on: knownOn, visit_uid: visitUid });
+      const villageName = allVillages.find((v) => v.id === (villageId ?? spec.original?.village_id))?.name;
+      await pkg.applyLocal(spec.op, spec.entity_uid, spec.house_uid, payload, { village_id: villageId, village_name: villageName });
       if (spec.fix) await photos.follow(spec.fix.uid, item.uid);
     }
+    const photo = chosenPhoto();
     if (photo && spec.photoOf) await photos.keep(spec.photoOf, photo, item?.uid || null);
     await forms.dropDraft(draftKey);
-    ctx.saved(spec.back);
+    ctx.saved(spec.done || spec.back);
   });
   return [h('p', { class: 'crumbs' }, h('a', { href: spec.back }, t('back'))), h('h1', {}, spec.title), el];
 }
 
-const OP_KEYS = { 'house.update': 'op_house_update', 'person.new': 'op_person_new', 'person.update': 'op_person_update',
-  'person.leave': 'op_person_leave', 'organisation.new': 'op_org_new' };
+const OP_KEYS = { 'house.new': 'op_house_new', 'house.update': 'op_house_update', 'person.new': 'op_person_new',
+  'person.update': 'op_person_update', 'person.leave': 'op_person_leave', 'organisation.new': 'op_org_new',
+  'organisation.update': 'op_org_update', 'organisation.close': 'op_org_close', 'tip.new': 'op_tip_new',
+  'tip.verify': 'op_tip_verify' };
 
 export async function outboxPage(ctx) {
-  const items = (await Promise.all((await outbox.all()).map((i) => outbox.details(i)))).sort((a, b) => a.created - b.created);
+  const records = (await outbox.all()).filter((i) => i.op !== 'visit.new');
+  const items = (await Promise.all(records.map((i) => outbox.details(i)))).sort((a, b) => a.created - b.created);
   const pics = await photos.pending();
   const group = (state, title, extra) => {
     const list = items.filter((i) => i.state === state);
