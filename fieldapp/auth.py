@@ -154,4 +154,6 @@ def init_app(app):
 
     @app.context_processor
     def _forms():
-        return {"csrf_form": EmptyForm()}
+        # formdata=None: this form only renders its token and never reads the request body, so
+        # pages (error pages included) render even when parsing the body failed (413 too large).
+        return {"csrf_form": EmptyForm(formdata=None)}

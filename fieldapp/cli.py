@@ -95,4 +95,6 @@ def recount_command():
     click.echo(f"Recounted {len(after)} villages; {len(drifted)} had drifted.")
 
 
-commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command]
+from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+
+commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, import_houses_command]

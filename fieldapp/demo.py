@@ -23,11 +23,15 @@ from werkzeug.security import generate_password_hash
 
 from . import records
 from .extensions import db
-from .models import Account, Campaign, Change, House, Organisation, Person, Phase, Residence, Town, Village, new_uid
+from .models import (Account, Campaign, Change, House, Organisation, Person, Phase, Residence, Tip, Town, Village,
+                     Visit, new_uid)
 from .rules.address import address_key
 from .rules.campaign import YUPING_2016
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.identifiers import resident_id_check_digit, uscc_check_char
+from .rules.tips import KINDS as TIP_KINDS
+from .rules.tips import due_on
+from .rules.visits import distance_m
 
 DEMO_PIN = "yuping2016"
 TOWN_NAME, TOWN_OFFICE, STATION = "余坪镇", "余坪镇人民政府", "余坪派出所"
@@ -88,10 +92,12 @@ def load(seed: int = 2016) -> list[tuple[str, str, str]]:
     db.session.flush()
     logins = _accounts(town, villages)
     collectors = [a.id for a in logins[1] if a.role in ("collector", "police")]
+    informant = next(a.id for a in logins[1] if a.role == "informant")
     records.ensure_counters([v.id for v in villages])
     used: set[str] = set()  # document numbers handed out so far: people are unique by document
     for index, village in enumerate(villages):
         _village(rng, village, index, collectors, used)
+        _tips(rng, village, collectors, informant)
     records.recount()
     return [(a.collection_id, a.role, where) for a, where in zip(logins[1], logins[0])]
 
@@ -153,14 +159,17 @@ def _village(rng: random.Random, village: Village, index: int, collectors: list[
     db.session.execute(insert(House.__table__), house_rows)
     house_ids = dict(db.session.execute(select(House.door_code, House.id).where(House.village_id == village.id)).all())
 
+    visits = _visits(rng, village, [r for r in house_rows if r["collected_at"]], house_ids, collectors)
     change_rows = [_change(rng, collectors, "house", house_ids[r["door_code"]], village, "update", r["collected_at"],
-                           {"use": [None, r["use"]]}, version=2) for r in house_rows if r["collected_at"]]
-    members = []
+                           {"use": [None, r["use"]]}, version=2, visit=visits[r["door_code"]])
+                   for r in house_rows if r["collected_at"]]
+    members, member_doors = [], []
     for row, people in households:
         for person in people:
             person.update(house_id=house_ids[row["door_code"]], village_id=village.id, uid=new_uid(),
                           status="living", version=1)
             members.append((person, person.pop("_relation"), row["collected_at"]))
+            member_doors.append(row["door_code"])
     if members:
         db.session.execute(insert(Person.__table__), [m for m, _r, _t in members])
         person_ids = dict(db.session.execute(select(Person.id_number, Person.id)
@@ -170,15 +179,72 @@ def _village(rng: random.Random, village: Village, index: int, collectors: list[
              "relation": relation} for m, relation, _t in members])
         change_rows += [_change(rng, collectors, "person", person_ids[m["id_number"]], village, "new", moment,
                                 {"name": [None, m["name"]], "house_id": [None, m["house_id"]]},
-                                police_only=m["category"] == "abroad") for m, _r, moment in members]
+                                police_only=m["category"] == "abroad", visit=visits[door])
+                        for (m, _r, moment), door in zip(members, member_doors)]
     change_rows += _organisations(rng, village, index, list(house_ids.values()), collectors)
     db.session.execute(insert(Change.__table__), change_rows)
 
 
-def _change(rng, collectors, entity, entity_id, village, kind, moment, fields, version=1, police_only=False) -> dict:
+def _change(rng, collectors, entity, entity_id, village, kind, moment, fields, version=1, police_only=False,
+            visit: dict | None = None) -> dict:
+    """A Change row; collected under `visit` when given (by its collector, with door proof if scanned)."""
     return {"uid": new_uid(), "entity": entity, "entity_id": entity_id, "version": version, "village_id": village.id,
             "kind": kind, "fields": fields, "police_only": police_only, "source": "demo", "known_on": moment.date(),
-            "collected_at": moment, "collected_by_id": rng.choice(collectors)}
+            "collected_at": moment, "collected_by_id": visit["account_id"] if visit else rng.choice(collectors),
+            "visit_uid": visit["uid"] if visit else None, "door_proof": bool(visit) and visit["method"] == "scan"}
+
+
+def _visits(rng, village, collected_rows, house_ids, collectors) -> dict[str, dict]:
+    """One visit per collected house, at its collection time: mostly opened by scanning the door's
+    QR (door proof), some by typed code or from the list, so the dashboard and map show both.
+    Returns the visit rows by door code."""
+    visits = {}
+    for row in collected_rows:
+        accuracy = rng.choice((5.0, 8.0, 12.0, 20.0, 35.0, 80.0))
+        lat, lon = row["lat"] + rng.gauss(0, 0.00008), row["lon"] + rng.gauss(0, 0.00008)
+        visits[row["door_code"]] = {
+            "uid": new_uid(), "house_id": house_ids[row["door_code"]], "village_id": village.id,
+            "account_id": rng.choice(collectors), "device_id": None,
+            "method": rng.choices(("scan", "code", "list"), (85, 10, 5))[0], "at": row["collected_at"],
+            "received_at": row["collected_at"], "lat": round(lat, 6), "lon": round(lon, 6), "accuracy_m": accuracy,
+            "distance_m": round(distance_m(lat, lon, row["lat"], row["lon"]), 1)}
+    if visits:
+        db.session.execute(insert(Visit.__table__), list(visits.values()))
+    return visits
+
+
+def _tips(rng, village, collectors, informant) -> None:
+    """A few informant tips per village in every state, dated in the campaign, so task lists, overdue
+    markers and reward facts have something to show."""
+    house_ids = list(db.session.scalars(select(House.id).where(House.village_id == village.id).limit(200)))
+    rows = []
+    for _ in range(rng.randint(2, 5)):
+        received = _campaign_moment(rng)
+        state = rng.choice(("new", "assigned", "valid", "invalid", "closed"))
+        worker = rng.choice(collectors)
+        verified = received + timedelta(days=rng.randint(0, 4)) if state in ("valid", "invalid", "closed") else None
+        house_id = rng.choice(house_ids)
+        verdict = (state if state != "closed" else rng.choice(("valid", "invalid"))) if verified else None
+        rows.append({
+            "uid": new_uid(), "house_id": house_id, "village_id": village.id, "address_text": None,
+            "kind": rng.choice(TIP_KINDS), "happened_on": (received - timedelta(days=rng.randint(0, 10))).date(),
+            "details": None, "photo_uid": None, "source": "informant", "informant_id": informant,
+            "contact_phone": None, "sender_key": None, "submitted_at": received, "received_at": received,
+            "due_on": due_on(received), "state": state,
+            "assigned_to_id": worker if state != "new" else None, "assigned_at": received if state != "new" else None,
+            "verified_at": verified, "verified_by_id": worker if verified else None,
+            "verify_visit_id": _proof_visit(village, house_id, worker, verified) if verified else None,
+            "verify_note": "已上门核实" if verified else None, "verdict": verdict, "closed_at": verified if state == "closed" else None,
+            "closed_by_id": None, "version": 1})
+    db.session.execute(insert(Tip.__table__), rows)
+
+
+def _proof_visit(village, house_id: int, account_id: int, at: datetime) -> int:
+    """The scanned visit a collector made to verify a tip (verifying needs one)."""
+    visit = Visit(house_id=house_id, village_id=village.id, account_id=account_id, method="scan", at=at, received_at=at)
+    db.session.add(visit)
+    db.session.flush()
+    return visit.id
 
 
 def _resident_id(rng: random.Random, county: str, born: date, male: bool, used: set) -> str:

@@ -7,13 +7,16 @@ Callers commit. Nothing here knows about HTTP.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
 from sqlalchemy import select, update
 
 from .extensions import db
-from .models import Change, House, Organisation, Person, Residence, Village, VillageCounter, utcnow
+from .live import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
+from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, Village, VillageCounter,
+                     utcnow)
 from .rules.address import address_key
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.merge import merge
@@ -51,6 +54,11 @@ class Actor:
     account_id: int | None
     source: str = "web"
     known_on: date | None = None  # when the change became known; defaults to today
+    # When the collector collected it (the phone's clock, checked by the caller); defaults to now.
+    # The 3-working-day rule counts from known_on to this moment, not to when the server heard of it.
+    collected_at: datetime | None = None
+    visit_uid: str | None = None  # the door visit it was collected under (phone items)
+    door_proof: bool = False  # that visit was opened by scanning the door's QR code
 
 
 def _jsonable(value):
@@ -73,14 +81,18 @@ def _bump_counter(village_id: int, **deltas: int) -> None:
     db.session.execute(update(VillageCounter).where(counter.village_id == village_id)
                        .values({name: counter[name] + d for name, d in deltas.items()})
                        .execution_options(synchronize_session=False))
+    note_counter_delta(village_id, deltas)  # the dashboard's daily chart, in the same transaction
 
 
 def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, village_id: int,
                    police_only: bool = False) -> Change:
     change = Change(entity=entity, entity_id=record.id, version=record.version, village_id=village_id,
                     kind=kind, fields=fields, police_only=police_only, source=actor.source,
-                    known_on=actor.known_on or date.today(), collected_by_id=actor.account_id)
+                    known_on=actor.known_on or date.today(), collected_by_id=actor.account_id,
+                    collected_at=actor.collected_at or utcnow(), visit_uid=actor.visit_uid,
+                    door_proof=actor.door_proof)
     db.session.add(change)
+    note_village_changed(village_id)
     return change
 
 
@@ -130,10 +142,13 @@ def _refresh_address_key(house: House) -> None:
 
 def _unused_door_code() -> str:
     """Door codes are random, so they can collide (about 1 in 500 for a town of 11,000 doors): draw
-    again until unused. The unique constraint still settles two workers drawing the same one at once."""
+    again until unused. The unique constraint still settles two workers drawing the same one at once.
+    A retired code is never reissued: someone may still read it off an old label."""
     while True:
         code = new_door_code()
-        if db.session.scalar(select(House.id).where(House.door_code == code)) is None:
+        taken = select(House.id).where(House.door_code == code).union_all(
+            select(RetiredDoorCode.id).where(RetiredDoorCode.door_code == code))
+        if db.session.scalar(taken.limit(1)) is None:  # one round trip: imports draw thousands
             return code
 
 
@@ -155,6 +170,32 @@ def create_house(actor: Actor, village_id: int, data: dict, collected: bool = Tr
     if collected:
         _bump_counter(village_id, houses=1)
     return house
+
+
+def replace_door_code(actor: Actor, house: House) -> tuple[str, str]:
+    """Give `house` a fresh door code and token (its label was damaged, stolen or is being reissued);
+    returns the old (code, token) for the caller to retire (fieldapp.doors.codes). The code is part of
+    what phones hold for a house, so the change is a Change row like any other: the next sync brings
+    the new code to every phone and the house's history shows when it changed. The token is a secret
+    and never goes into a Change row."""
+    old = (house.door_code, house.door_token)
+    house.door_code, house.door_token = _unused_door_code(), new_door_token()
+    house.door_code_issued_at = utcnow()
+    house.version += 1
+    db.session.flush()
+    _record_change(actor, "house", house, "update", {"door_code": [old[0], house.door_code]}, house.village_id)
+    return old
+
+
+def set_house_position(actor: Actor, house: House, lat: float, lon: float, accuracy_m: float, visit_id: int) -> None:
+    """A visit's good GPS fix becomes the house's known position (rules.visits.place_visit decides
+    when). A Change row carries it to the phones like any other change to the house."""
+    fields = {n: [getattr(house, n), v] for n, v in (("lat", lat), ("lon", lon)) if getattr(house, n) != v}
+    house.lat, house.lon = lat, lon
+    house.position_accuracy_m, house.position_visit_id = accuracy_m, visit_id
+    house.version += 1
+    db.session.flush()
+    _record_change(actor, "house", house, "update", fields or {"lat": [lat, lat]}, house.village_id)
 
 
 def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False):
@@ -337,4 +378,151 @@ def recount() -> dict[int, tuple[int, int, int]]:
     for vid, (p, h, o) in counts.items():
         db.session.execute(update(VillageCounter).where(VillageCounter.village_id == vid)
                            .values(people=p, houses=h, orgs=o))
+    rebuild_daily()  # the dashboard's daily figures, from the same records
     return counts
+
+
+# Bulk: many new records at once (a phone's pushed batch) ------------------------------------------
+
+def registered_at_door(actor: Actor, house: House) -> None:
+    """Public name of _registered_at_door for callers that insert a house's residents in bulk."""
+    _registered_at_door(actor, house)
+
+
+@dataclass
+class NewRecord:
+    """One record for insert_new: `data` holds its validated fields (as create_house, add_person and
+    add_organisation take them); people and organisations name their house by `house_uid`."""
+    entity: str  # house | person | organisation
+    actor: Actor
+    uid: str
+    village_id: int
+    data: dict
+    house_uid: str | None = None
+    relation: str | None = None
+    room: str | None = None
+
+
+def _uuid4_text() -> str:
+    """The same random UUID version 4 text as models.new_uid(), without uuid.UUID's parsing (a tenth
+    of the time; it showed in bulk inserts)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = (raw[6] & 0x0F) | 0x40  # version 4
+    raw[8] = (raw[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def _unused_door_codes(count: int) -> list[str]:
+    """`count` distinct fresh door codes, unused and never retired (see _unused_door_code), with one
+    query per draw instead of one per code."""
+    codes: set[str] = set()
+    while len(codes) < count:
+        draw = {new_door_code() for _ in range(count - len(codes))} - codes
+        taken = set()
+        for chunk in _chunked(sorted(draw)):
+            taken |= set(db.session.scalars(select(House.door_code).where(House.door_code.in_(chunk))))
+            taken |= set(db.session.scalars(select(RetiredDoorCode.door_code).where(RetiredDoorCode.door_code.in_(chunk))))
+        codes |= draw - taken
+    return list(codes)
+
+
+def _chunked(values, size: int = 500):
+    values = list(values)
+    for start in range(0, len(values), size):
+        yield values[start:start + size]
+
+
+def _insert_returning_ids(model, rows: list[dict]) -> dict[str, int]:
+    """INSERT the rows (SQLAlchemy batches them into multi-row INSERT ... RETURNING on SQLite >= 3.35
+    and PostgreSQL) and return {uid: id}."""
+    table = model.__table__
+    result = db.session.execute(table.insert().returning(table.c.uid, table.c.id), rows)
+    return dict(result.all())
+
+
+def insert_new(new: list[NewRecord], house_ids: dict[str, int]) -> dict[str, int]:
+    """Bulk twin of create_house(collected=True), add_person (a document not registered yet) and
+    add_organisation, for records the caller has already checked (valid, uids and documents and
+    credit codes unused, every existing house already registered at the door, see
+    registered_at_door). It writes the same rows as those functions would one by one (records,
+    residences, Change rows with the same fields, counters, dashboard notes) with one executemany
+    per table, the counters bumped once per village and the Change rows in the order of `new`.
+    `house_ids` maps the uid of every existing house named to its id. Returns {uid: id}."""
+    if not new:
+        return {}
+    now = utcnow()
+    today = date.today()
+    ids = dict(house_ids)
+    houses = [r for r in new if r.entity == "house"]
+    people = [r for r in new if r.entity == "person"]
+    orgs = [r for r in new if r.entity == "organisation"]
+    counts: dict[int, dict[str, int]] = {}
+    if houses:
+        names = dict(db.session.execute(select(Village.id, Village.name).where(
+            Village.id.in_({r.village_id for r in houses}))).all())
+        codes = _unused_door_codes(len(houses))
+        rows = []
+        for record, code in zip(houses, codes):
+            values = {n: record.data.get(n) for n in HOUSE_FIELDS}
+            values["rental_registered"] = bool(record.data.get("rental_registered"))
+            rows.append({"uid": record.uid, "village_id": record.village_id, "door_code": code,
+                         "door_token": new_door_token(), **values,
+                         "address_key": address_key(values, names[record.village_id]), "collected_at": now,
+                         "created_at": now, "updated_at": now, "version": 1})
+            counts.setdefault(record.village_id, {}).setdefault("houses", 0)
+            counts[record.village_id]["houses"] += 1
+        ids.update(_insert_returning_ids(House, rows))
+    if people:
+        ids.update(_insert_returning_ids(Person, [
+            {"uid": r.uid, "status": "living", "house_id": ids[r.house_uid], "village_id": r.village_id,
+             **{n: r.data.get(n) for n in PERSON_FIELDS}, "created_at": now, "updated_at": now, "version": 1}
+            for r in people]))
+        db.session.execute(Residence.__table__.insert(), [
+            {"person_id": ids[r.uid], "house_id": ids[r.house_uid], "from_date": r.data.get("move_in_date"),
+             "to_date": None, "relation": r.relation, "room": r.room} for r in people])
+        for r in people:
+            counts.setdefault(r.village_id, {}).setdefault("people", 0)
+            counts[r.village_id]["people"] += 1
+    if orgs:
+        ids.update(_insert_returning_ids(Organisation, [
+            {"uid": r.uid, "status": "open", "house_id": ids[r.house_uid], "village_id": r.village_id,
+             **{n: r.data.get(n) for n in ORG_FIELDS}, "created_at": now, "updated_at": now, "version": 1}
+            for r in orgs]))
+        for r in orgs:
+            counts.setdefault(r.village_id, {}).setdefault("orgs", 0)
+            counts[r.village_id]["orgs"] += 1
+    changes = []
+    for r in new:
+        if r.entity == "house":
+            values = {n: r.data.get(n) for n in HOUSE_FIELDS}
+            values["rental_registered"] = bool(r.data.get("rental_registered"))
+            fields = {n: [None, _jsonable(v)] for n, v in values.items() if v is not None}
+            police_only = False
+        elif r.entity == "person":
+            fields = {n: [None, _jsonable(r.data.get(n))] for n in PERSON_FIELDS if r.data.get(n) is not None}
+            fields["house_id"] = [None, ids[r.house_uid]]
+            police_only = r.data.get("category") in POLICE_ONLY_CATEGORIES
+        else:
+            fields = {n: [None, _jsonable(r.data.get(n))] for n in ORG_FIELDS if r.data.get(n) is not None}
+            police_only = False
+        changes.append({"uid": _uuid4_text(), "entity": r.entity, "entity_id": ids[r.uid], "version": 1,
+                        "village_id": r.village_id, "kind": "new", "fields": fields, "police_only": police_only,
+                        "source": r.actor.source, "known_on": r.actor.known_on or today,
+                        "collected_at": r.actor.collected_at or now, "collected_by_id": r.actor.account_id,
+                        "visit_uid": r.actor.visit_uid, "door_proof": r.actor.door_proof,
+                        "reviewed_at": None, "reviewed_by_id": None})
+    db.session.execute(Change.__table__.insert(), changes)
+    for village_id, deltas in counts.items():
+        _bump_counter(village_id, **deltas)
+        note_village_changed(village_id)
+    _count_collector_work(changes)
+    return {r.uid: ids[r.uid] for r in new}
+
+
+def _count_collector_work(changes: list[dict]) -> None:
+    """The per-collector daily figures for Change rows inserted with executemany (the ORM flush hook
+    in live.py counts only rows it flushes)."""
+    add_collector_work(db.session.connection(), [
+        (c["collected_by_id"], c["village_id"], c["collected_at"], {"records": 1, "door_proof": int(bool(c["door_proof"]))})
+        for c in changes if c["collected_by_id"] is not None])

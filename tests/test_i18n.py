@@ -138,9 +138,14 @@ def test_no_translation_is_still_english(po):
 
 # --- (b) the committed .mo matches the .po ---------------------------------------------------------
 
+def _tuple(value):
+    # Plural entries: the .po reader gives tuples, the .mo reader lists (unhashable, and never equal).
+    return tuple(value) if isinstance(value, list) else value
+
+
 def test_compiled_catalog_matches_the_po(po, mo):
-    expected = {(m.context, m.id): m.string for m in _messages(po) if not m.fuzzy}
-    compiled = {(m.context, m.id): m.string for m in _messages(mo)}
+    expected = {(m.context, _tuple(m.id)): _tuple(m.string) for m in _messages(po) if not m.fuzzy}
+    compiled = {(m.context, _tuple(m.id)): _tuple(m.string) for m in _messages(mo)}
     missing = sorted(str(k[1]) for k in expected.keys() - compiled.keys())
     extra = sorted(str(k[1]) for k in compiled.keys() - expected.keys())
     differ = sorted(str(k[1]) for k in expected.keys() & compiled.keys() if expected[k] != compiled[k])

@@ -25,7 +25,9 @@ from fieldapp.models import (Account, AuditEvent, Change, House, Organisation, P
 from fieldapp.rules.identifiers import mask_id
 from fieldapp.rules.permissions import ROLES, is_town_wide
 
-from .builders import db_state, make_account, make_house, make_person, make_town, resident_id
+from .builders import db_state, make_account, make_house, make_person, make_town, resident_id, send
+from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
+from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 
 LOGIN = "login"  # 302 to the sign-in page
 COLUMNS = ROLES + ("anon",)
@@ -84,7 +86,22 @@ MATRIX = [
     ("registry.close_organisation",  "GET",  "own",     (403,   403,   403,   200,   200,    200,   403,   LOGIN)),
     ("registry.close_organisation",  "GET",  "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
     ("registry.close_organisation",  "GET",  "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
-    ("progress.overview",            "GET",  "-",       (200,   200,   200,   200,   403,    403,   403,   LOGIN)),
+    ("progress.overview",            "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("progress.village",             "GET",  "own",     (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("progress.village",             "GET",  "west",    (200,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("progress.village",             "GET",  "town2",   (404,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("progress.figures",             "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("progress.panels",              "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("progress.events",              "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("campaigns.index",              "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.new",                "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.edit",               "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.edit",               "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("maps.page",                    "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("maps.points",                  "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("maps.house",                   "GET",  "own",     (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("maps.house",                   "GET",  "west",    (200,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("maps.house",                   "GET",  "town2",   (404,   404,   404,   404,   403,    404,   403,   LOGIN)),
     ("admin.accounts_page",          "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.issue",                  "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.revoke",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
@@ -127,6 +144,9 @@ MATRIX = [
     ("admin.reissue_activation",     "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.revoke",                 "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.revoke",                 "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.new",                "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.edit",               "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("campaigns.edit",               "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("auth.logout",                  "POST", "-",       (303,   303,   303,   303,   303,    303,   303,   LOGIN)),
     # The phone's API (/api/): JSON, 401 instead of a redirect; bearer-token routes refuse a cookie.
     ("api.ping",                     "GET",  "-",       (204,   204,   204,   204,   204,    204,   204,   204)),
@@ -141,6 +161,73 @@ MATRIX = [
     ("pwa.shell",                    "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
     ("pwa.manifest",                 "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
     ("pwa.service_worker",           "GET",  "-",       (200,   200,   200,   200,   200,    200,   200,   200)),
+    # Tips (fieldapp/tips): tips.submit = informant, collector, police, village head; tips.work =
+    # reviewer, collector, police; tips.oversee = supervisor, village head. The own assigned tip is
+    # assigned to the collector, who visited the door: only they may verify it (others: 403).
+    ("tips.index",                   "GET",  "-",       (403,   200,   200,   200,   200,    200,   200,   LOGIN)),
+    ("tips.new",                     "GET",  "-",       (403,   403,   200,   403,   200,    200,   200,   LOGIN)),
+    ("tips.rewards",                 "GET",  "-",       (403,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("tips.tip",                     "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("tips.tip",                     "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("tips.tip",                     "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("tips.photo",                   "GET",  "own",     (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("tips.public_tip",              "GET",  "own",     (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("tips.take",                    "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("tips.new",                     "POST", "own",     (403,   403,   303,   403,   303,    303,   303,   LOGIN)),
+    ("tips.new",                     "POST", "west",    (403,   403,   422,   403,   422,    422,   422,   LOGIN)),
+    ("tips.take",                    "POST", "own",     (403,   403,   403,   303,   303,    303,   403,   LOGIN)),
+    ("tips.take",                    "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("tips.take",                    "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("tips.assign",                  "POST", "own",     (403,   303,   303,   403,   403,    403,   403,   LOGIN)),
+    ("tips.assign",                  "POST", "west",    (403,   422,   404,   403,   403,    403,   403,   LOGIN)),
+    ("tips.assign",                  "POST", "town2",   (403,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("tips.verify",                  "POST", "own",     (403,   403,   403,   403,   303,    403,   403,   LOGIN)),
+    ("tips.verify",                  "POST", "west",    (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("tips.verify",                  "POST", "town2",   (403,   403,   403,   404,   404,    404,   403,   LOGIN)),
+    ("tips.close",                   "POST", "own",     (403,   303,   303,   403,   403,    403,   403,   LOGIN)),
+    ("tips.close",                   "POST", "west",    (403,   303,   404,   403,   403,    403,   403,   LOGIN)),
+    ("tips.close",                   "POST", "town2",   (403,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    # Public tips from a door's page: anyone, signed in or not (rate-limited per sender and door).
+    ("tips.public_tip",              "POST", "own",     (303,   303,   303,   303,   303,    303,   303,   303)),
+    # Badges (fieldapp/badges): admins of the same town; the verification page is public.
+    ("badges.index",                 "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.badge",                 "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.badge",                 "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.photo",                 "GET",  "own",     (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.verify",                "GET",  "own",     (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("badges.verify",                "GET",  "town2",   (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("badges.issue",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("badges.issue",                 "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.issue",                 "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.upload_photo",          "POST", "own",     (422,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.upload_photo",          "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.validity",              "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("badges.validity",              "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    # Door labels (fieldapp/doors): the public door page answers anyone; sheets and labels need
+    # doors.print (admin, supervisor, village head), retiring codes and imports doors.manage.
+    ("doors.door",                   "GET",  "own",     (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("doors.door",                   "GET",  "west",    (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("doors.door",                   "GET",  "town2",   (200,   200,   200,   200,   200,    200,   200,   200)),
+    ("doors.index",                  "GET",  "-",       (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.village",                "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.village",                "GET",  "west",    (200,   200,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.village",                "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.sheet",                  "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.sheet",                  "GET",  "west",    (200,   200,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.sheet",                  "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.house",                  "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.house",                  "GET",  "west",    (200,   200,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.house",                  "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.qr_png",                 "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.qr_png",                 "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.qr_svg",                 "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.qr_svg",                 "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.import_houses",          "GET",  "-",       (200,   200,   403,   403,   403,    403,   403,   LOGIN)),
+    ("doors.retire",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("doors.retire",                 "POST", "own",     (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    ("doors.retire",                 "POST", "west",    (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    ("doors.retire",                 "POST", "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
+    ("doors.import_houses",          "POST", "-",       (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only).
@@ -161,6 +248,19 @@ def make_other_town() -> tuple[Town, Village]:
     records.ensure_counters([village.id])
     db.session.commit()
     return town, village
+
+
+def make_campaign(town) -> int:
+    """A one-phase campaign of `town` (admins edit their own town's campaigns only)."""
+    from decimal import Decimal
+
+    from fieldapp.models import Campaign, Phase
+    campaign = Campaign(town_id=town.id, name="采集", start_date=date(2016, 4, 1), end_date=date(2016, 6, 30),
+                        phases=[Phase(name="一", start_date=date(2016, 4, 1), end_date=date(2016, 6, 30),
+                                      target_share=Decimal("1"))])
+    db.session.add(campaign)
+    db.session.commit()
+    return campaign.id
 
 
 def make_org(house, name: str, **fields) -> Organisation:
@@ -187,6 +287,15 @@ class Target:
     org: int | None = None
     closer: int | None = None
     account: int | None = None
+    campaign: int | None = None  # campaigns.edit (the dashboard's campaign editor)
+    # tips and badges (tests/tips_builders.add_tip_targets)
+    tip: int | None = None
+    tip_assigned: int | None = None
+    tip_verified: int | None = None
+    worker: int | None = None
+    door_token: str = ""
+    badge_account: int | None = None
+    badge_token: str = ""
 
 
 @dataclass
@@ -217,22 +326,20 @@ def build_world() -> World:
                                     closer=closer.id)
     world.targets["own"].account = victim.id
     world.targets["town2"].account = stranger.id
+    world.targets["own"].campaign, world.targets["town2"].campaign = make_campaign(town), make_campaign(town2)
     own_house = db.session.get(House, world.targets["own"].house)
     abroad = make_abroad_person(own_house, names["abroad"])
     abroad_leaver = make_abroad_person(own_house, names["abroad"] + "搬")
     world.targets["abroad"] = Target(village=east.id, house=own_house.id, code=own_house.door_code,
                                      person=abroad.id, person_id_number=abroad.id_number, leaver=abroad_leaver.id)
     world.targets["-"] = world.targets["own"]
+    add_tip_targets(world)
     db.session.commit()  # end the read transaction: only plain ids leave this function
     return world
 
 
 # --- helpers ---------------------------------------------------------------------------------
 
-def send(client, method: str, url: str, data: dict | None = None):
-    """One request, with the test's own session idle so the app can take the write lock."""
-    db.session.rollback()
-    return client.open(url, method=method, data=data)
 
 
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person"}
@@ -265,12 +372,21 @@ def url_args(endpoint: str, target: Target) -> dict:
         "admin.reissue_activation": {"account_id": target.account},
         "admin.revoke": {"account_id": target.account},
         "api.photo_status": {"uid": "00000000-0000-4000-8000-000000000000"},
+        "progress.village": {"village_id": target.village},
+        "campaigns.edit": {"campaign_id": target.campaign},
+        "maps.house": {"house_id": target.house},
     }
-    return args.get(endpoint, {})
+    return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
 
 
 def post_data(endpoint: str, target: Target) -> dict:
     today = date.today().isoformat()
+    doors = doors_post_data(endpoint, target)
+    if doors is not None:
+        return doors
+    ours = matrix_post_data(endpoint, target)
+    if ours is not None:
+        return ours
     if endpoint == "registry.new_house":
         return {"group_name": "9", "number": "88", "use": "owner", "known_on": today}
     if endpoint == "registry.edit_house":
@@ -302,6 +418,11 @@ def post_data(endpoint: str, target: Target) -> dict:
         return {"name": "新发证", "role": "supervisor"}
     if endpoint == "admin.revoke":
         return {"reason": "证件遗失"}
+    if endpoint in ("campaigns.new", "campaigns.edit"):
+        return {"name": "2017 采集", "start_date": "2017-04-01", "end_date": "2017-07-31",
+                "phases-0-name": "一", "phases-0-start_date": "2017-04-10", "phases-0-end_date": "2017-05-31",
+                "phases-0-target_percent": "60", "phases-1-name": "二", "phases-1-start_date": "2017-06-01",
+                "phases-1-end_date": "2017-06-30", "phases-1-target_percent": "100"}
     return {}
 
 
@@ -371,7 +492,7 @@ def test_permission_matrix(ctx, app, login, who):
                 failures.append(f"{where}: expected exactly one audit event, got {before} -> {after}")
         elif not should_write and after != before:
             failures.append(f"{where}: answered {got} and wrote to the database: {before} -> {after}")
-        body = response.get_data(as_text=True)
+        body = response.get_data().decode("utf-8", "replace")  # images (door QR PNGs) are not UTF-8
         for key, secret in SECRET_NAMES.items():
             if secret in body and not may_see(who, key):
                 failures.append(f"{where}: page shows {secret!r}, a record outside the scope of {who}")

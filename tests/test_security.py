@@ -12,7 +12,8 @@ from .builders import make_account, make_house, make_person, make_town
 
 # Path variables that may appear in a URL: integer keys and fixed vocabularies, never personal data.
 ALLOWED_VARIABLES = {"code": "language/<code>", "filename": "static",
-                     "uid": "api/photos/<uid>: a random UUID the phone gave the photo"}
+                     "uid": "api/photos/<uid>: a random UUID the phone gave the photo",
+                     "token": "d/<token>, d/<token>/tip, b/<token>: unguessable random tokens (door and badge QR)"}
 
 
 def test_no_route_puts_personal_data_in_its_path(app):
@@ -60,3 +61,16 @@ def test_revealing_a_number_is_audited_without_personal_data(ctx, login):
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "reveal_identifier"))
     assert event.target == f"person:{person.id}" and event.account_id == collector.id
     assert number not in (event.detail or "") and "张三" not in (event.target + (event.detail or ""))
+
+
+def test_forwarded_address_is_trusted_only_behind_configured_proxies(make_app):
+    """PROXY_HOPS=0 (default): X-Forwarded-For is ignored (forgeable); with 1 proxy, the client's
+    address is the one the proxy saw, so per-sender limits key on the visitor, not the proxy."""
+    from flask import request
+
+    for hops, expected in ((0, "10.0.0.1"), (1, "203.0.113.9")):
+        app = make_app(PROXY_HOPS=hops)
+        app.add_url_rule("/_addr", "_addr", lambda: request.remote_addr)
+        answer = app.test_client().get("/_addr", headers={"X-Forwarded-For": "203.0.113.9"},
+                                       environ_base={"REMOTE_ADDR": "10.0.0.1"})
+        assert answer.text == expected

@@ -13,12 +13,28 @@ import warnings
 import pytest
 from werkzeug.serving import make_server
 
+from ..builders import PIN
+
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 REQUIRED = os.environ.get("FIELDAPP_BROWSER_TESTS") == "required"
 CHROMIUM_ARGS = [
     "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage", "--disable-background-networking",
     "--disable-component-update", "--disable-sync", "--no-first-run", "--disable-quic",
 ]
+
+# axe-core: WCAG 2.1 A and AA, and best practice. Pages are checked with bypass_csp contexts: axe
+# is injected as a script, which the app's CSP (script-src 'self') would refuse.
+AXE_RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
+             "resultTypes": ["violations"]}
+
+
+def axe_violations(page) -> list[str]:
+    """axe-core's violations on the page as it is now, one line each: rule, help, how many nodes,
+    the first node."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['target']})"
+            for v in Axe().run(page, options=AXE_RULES).response["violations"]]
 
 
 def pytest_collection_modifyitems(items):
@@ -55,7 +71,11 @@ def browser(pw):
 @pytest.fixture
 def live_server(make_app):
     """The app on the test database, served by a threaded server on a free loopback port."""
-    app = make_app(WTF_CSRF_ENABLED=True)
+    yield from serve(make_app(WTF_CSRF_ENABLED=True))
+
+
+def serve(app):
+    """Serve `app` on a free loopback port until the generator is closed (for fixtures)."""
     server = make_server("127.0.0.1", 0, app, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
@@ -79,3 +99,12 @@ def phone(pw, browser):
     ctx.set_default_timeout(10_000)
     yield ctx
     ctx.close()
+
+
+def sign_in(page, base: str, collection_id: str, pin: str = PIN) -> None:
+    """Sign in on the web login page and wait until it has been left."""
+    page.goto(base + "/login")
+    page.fill("#collection_id", collection_id)
+    page.fill("#pin", pin)
+    page.click("form.card button[type=submit]")
+    page.wait_for_url(lambda url: "/login" not in url)

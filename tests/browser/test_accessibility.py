@@ -3,16 +3,13 @@ size, in Chinese and in English, including a form showing its errors."""
 from __future__ import annotations
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from fieldapp import records
 from fieldapp.extensions import db
 
-from ..builders import PIN, make_account, make_house, make_person, make_town
-from .conftest import phone_profile
+from ..builders import make_account, make_house, make_person, make_town
+from .conftest import axe_violations, phone_profile, sign_in
 
-RULES = {"runOnly": {"type": "tag", "values": ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa", "best-practice"]},
-         "resultTypes": ["violations"]}
 
 
 @pytest.fixture
@@ -30,18 +27,6 @@ def world(live_server):
     return ids
 
 
-def _sign_in(page, base, collection_id):
-    page.goto(base + "/login")
-    page.fill("#collection_id", collection_id)
-    page.fill("#pin", PIN)
-    page.click("form.card button[type=submit]")
-    page.wait_for_url(lambda url: "/login" not in url)
-
-
-def _violations(page) -> list[str]:
-    result = Axe().run(page, options=RULES)
-    return [f"{v['id']}: {v['help']} ({len(v['nodes'])}x: {v['nodes'][0]['target']})"
-            for v in result.response["violations"]]
 
 
 @pytest.mark.parametrize("english", [False, True], ids=["zh", "en"])
@@ -54,7 +39,7 @@ def test_pages_have_no_accessibility_violations(pw, browser, live_server, world,
 
     def check(path, who=None):
         page.goto(base + path)
-        found[f"{who or 'anonymous'} {path}"] = _violations(page)
+        found[f"{who or 'anonymous'} {path}"] = axe_violations(page)
 
     page.goto(base + "/login")
     if english:
@@ -64,9 +49,9 @@ def test_pages_have_no_accessibility_violations(pw, browser, live_server, world,
     check("/activate")
     page.fill("#collection_id", "YP-9999")
     page.click("form.card button[type=submit]")  # a form showing its errors
-    found["activate with errors"] = _violations(page)
+    found["activate with errors"] = axe_violations(page)
 
-    _sign_in(page, base, world["collector"])
+    sign_in(page, base, world["collector"])
     for path in (f"/villages/{world['village']}/houses", f"/houses/{world['house']}", f"/people/{world['person']}",
                  f"/houses/{world['house']}/edit", f"/houses/{world['house']}/people/new",
                  f"/houses/{world['house']}/organisations/new", f"/people/{world['person']}/leave"):
@@ -75,13 +60,13 @@ def test_pages_have_no_accessibility_violations(pw, browser, live_server, world,
     page.fill("#name", "王五")
     page.fill("#id_number", "110105198503120000")
     page.click("form.card button[type=submit]")
-    found["collector: person form with errors"] = _violations(page)
+    found["collector: person form with errors"] = axe_violations(page)
     page.context.clear_cookies()
 
-    _sign_in(page, base, world["supervisor"])
+    sign_in(page, base, world["supervisor"])
     check("/progress", "supervisor")
     page.context.clear_cookies()
-    _sign_in(page, base, world["admin"])
+    sign_in(page, base, world["admin"])
     check("/admin/accounts", "admin")
     check("/admin/accounts/new", "admin")
     ctx.close()
