@@ -114,6 +114,7 @@ def test_dashboard_pages_have_no_accessibility_violations(pw, browser, live_dash
     page.fill("#start_date", "2017-05-01")
     page.fill("#end_date", "2017-04-01")
     page.click("form.card button[type=submit]")
+    page.wait_for_selector("[aria-invalid=true], .flash.error")  # the answer, not the form it replaces
     check("campaign form with errors")
     ctx.close()
     assert {k: v for k, v in found.items() if v} == {}

@@ -168,6 +168,9 @@ def test_organisation_update_and_close_offline_with_a_refusal_corrected(live_ser
     expect(form.locator("[name=employee_count]")).to_have_value("3")  # the collector's input is kept
     form.locator("[name=uscc]").fill(good)
     form.locator("button[type=submit]").click()
+    # (The bar may read 0 for a moment between the refused item's removal and its correction's
+    # saving: the server is asked until the correction is there.)
+    wait_until(lambda: _uscc_of(live_server, shop_uid) == good, message="the correction did not arrive")
     expect(page.locator("#rejected-note")).to_be_hidden(timeout=20_000)
     expect(pending(page)).to_have_text("0", timeout=20_000)
 
@@ -178,6 +181,14 @@ def test_organisation_update_and_close_offline_with_a_refusal_corrected(live_ser
         assert (mill.status, mill.closed_date.isoformat()) == ("closed", "2026-11-01")
         db.session.rollback()
 
+
+
+def _uscc_of(server, uid):
+    from fieldapp.models import Organisation
+    with server.app.app_context():
+        value = db.session.scalar(select(Organisation.uscc).where(Organisation.uid == uid))
+        db.session.rollback()
+    return value
 
 def test_uid_reused_answer_is_shown_for_fixing_like_a_refusal(live_server, phone):
     """The server answers a uid re-used with other content as conflict/uid_reused, applied: false:

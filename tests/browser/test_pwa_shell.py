@@ -52,11 +52,10 @@ def test_precache_offline_and_api_never_intercepted(live_server, phone):
         assert path in cached
     assert not [p for p in cached if p.startswith("/api/")]
     # The SW answers the shell, never the API or server pages (personal data, no-store).
-    seen = []
-    phone.on("requestfinished", lambda r: seen.append((r.url, r.response().from_service_worker)))
-    page.evaluate("fetch('/api/ping').then(r => r.status)")
-    page.evaluate("fetch('/villages').then(r => r.status)")
-    assert [sw for url, sw in seen if "/api/ping" in url or url.endswith("/villages")] == [False, False]
+    for path in ("/api/ping", "/villages"):
+        with page.expect_response(lambda r, path=path: r.url.endswith(path)) as answer:
+            page.evaluate("path => fetch(path).then(r => r.status)", path)
+        assert answer.value.from_service_worker is False, path
     phone.set_offline(True)
     assert page.evaluate("fetch('/api/ping').then(() => 'answered', () => 'network error')") == "network error"
     assert page.evaluate("fetch('/static/js/sync.js').then(r => r.status)") == 200  # from the precache
@@ -109,15 +108,16 @@ def test_app_screens_have_no_accessibility_violations(pw, browser, live_server):
         page.click("#unlock button[type=submit]")
         expect(page.locator("#sync-state")).to_have_class("sync-state ok")
         check("home")
+        # Each `ready` is found only on its own screen: axe must not scan the screen before it.
         for name, hash_, ready in (("village", f"#/v/{w['village_id']}", "#houses li"),
                                    ("house", f"#/h/{w['houses'][0][0]}", "#residents"),
-                                   ("person form", f"#/h/{w['houses'][0][0]}/person", "#record-form"),
-                                   ("house form", f"#/h/{w['houses'][0][0]}/edit", "#record-form"),
+                                   ("person form", f"#/h/{w['houses'][0][0]}/person", "#record-form [name=id_number]"),
+                                   ("house form", f"#/h/{w['houses'][0][0]}/edit", "#record-form [name=owner_name]"),
                                    ("new house form", f"#/v/{w['village_id']}/new", "#record-form [name=village_id]"),
-                                   ("organisation form", f"#/o/{org_uid}/edit", "#record-form"),
+                                   ("organisation form", f"#/o/{org_uid}/edit", "#record-form [name=uscc]"),
                                    ("organisation close form", f"#/o/{org_uid}/close", "#record-form [name=closed_date]"),
                                    ("scan screen", "#/scan", "#code-form"),
-                                   ("outbox", "#/outbox", "#view h1")):
+                                   ("outbox", "#/outbox", "#view h1:text-is('待发送')")):
             page.evaluate("h => { location.hash = h; }", hash_)
             page.wait_for_selector(ready)
             check(name)

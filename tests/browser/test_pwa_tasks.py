@@ -128,8 +128,10 @@ def test_a_collector_checks_tips_offline(pw, browser, live_server):
         found["task gone"] = axe_violations(page)
         page.click("#task-drop")
         page.wait_for_url(re.compile("#/outbox$"))
+        expect(page.locator("#view h1")).to_have_text("待发送")  # the outbox drawn, not the task left
         expect(page.locator("#outbox-rejected")).to_have_count(0)
         # The package's new list: neither tip is this collector's task any more.
         page.evaluate("location.hash = '#/'")
+        expect(page.locator("#scan-button")).to_be_visible()  # the home screen drawn
         expect(page.locator("#tasks-link")).to_have_count(0)
     assert {where: v for where, v in found.items() if v} == {}

@@ -134,6 +134,7 @@ def test_tips_and_badge_pages_have_no_accessibility_violations(browser, pw, live
     check(f"/d/{world['door_token']}/tip", "anonymous")
     page.fill("#contact_phone", "123")
     page.click("form.tip-form button[type=submit]")
+    page.wait_for_selector("[aria-invalid=true], .flash.error")  # the answer, not the form it replaces
     found["public form with errors"] = axe_violations(page)
     check("/b/browser-badge-token-0123456789abcd", "anonymous")
     for who, paths in (("informant", ["/tips", "/tips/new"]),
@@ -147,6 +148,7 @@ def test_tips_and_badge_pages_have_no_accessibility_violations(browser, pw, live
             page.goto(base + "/tips/new")
             page.fill("#door_code", "K7M3-Q9PY")
             page.click("form.card button[type=submit]")
+            page.wait_for_selector("[aria-invalid=true], .flash.error")  # the answer, not the form it replaces
             found["informant form with errors"] = axe_violations(page)
     ctx.close()
     assert {where: v for where, v in found.items() if v} == {}
