@@ -24,6 +24,7 @@ let token = null;        // the device token, in memory only (sealed in IndexedD
 let flight = null;
 let again = false;        // something was saved during a sync: go once more after it
 let attempt = 0;
+let leaving = false;       // signing out: a running pull stores nothing more
 let timer = null;
 const listeners = new Set();
 
@@ -98,11 +99,16 @@ export async function signOutDevice() {
 // way the downloaded household data and the sealed token leave the phone now. Unsent records stay
 // (sealed with the PIN); they go after the collector signs in again.
 export async function signOut() {
+  // A running sync ends first (a pull stops after the page it is fetching, without storing it), so
+  // that nothing is stored after the wipe below, and the revocation does not cut it off midway.
+  leaving = true;
+  if (flight) await flight;
   await signOutDevice();
   await pkg.wipe();
   await db.delMeta('cursor');
   await db.delMeta('device');
   token = null;
+  leaving = false;
 }
 
 async function push() {
@@ -119,6 +125,7 @@ async function pull() {
   let cursor = format === PACKAGE_FORMAT ? (await db.meta('cursor')) || 0 : 0;
   for (;;) {
     const page = await api('GET', `/api/sync/package?cursor=${cursor}&limit=${PAGE}`, { timeout: 60000 });
+    if (leaving) return;
     await pkg.ingest(page);
     cursor = page.cursor;
     await db.setMeta('cursor', cursor); // after the page is stored: a crash re-reads it, never skips it
