@@ -408,7 +408,9 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
         yield sse("busy", {}, retry=setting(app, "DASHBOARD_BUSY_RETRY_MS"))
         return
     try:
-        yield sse(retry=setting(app, "DASHBOARD_RETRY_MS")) + ": " + " " * 2048 + "\n\n"  # flush buffers
+        # The id sets the browser's Last-Event-ID at once: a stream that ends before any event
+        # still reconnects from here, not from whatever is newest then (that would lose changes).
+        yield sse(retry=setting(app, "DASHBOARD_RETRY_MS"), event_id=cursor) + ": " + " " * 2048 + "\n\n"  # flush buffers
         end = time.monotonic() + setting(app, "DASHBOARD_STREAM_SECONDS")
         keepalive = setting(app, "DASHBOARD_KEEPALIVE_SECONDS")
         recheck_every = setting(app, "DASHBOARD_RECHECK_SECONDS")

@@ -80,6 +80,16 @@ def test_after_query_is_the_cursor_when_there_is_no_last_event_id(fast_app):
     assert not any(m.get("event") == "change" for m in events_of(resumed.text))
 
 
+def test_an_idle_stream_still_tells_the_browser_where_to_resume(fast_app):
+    """The first message carries the start cursor as its id: a stream that ends with no change
+    reconnects from there (Last-Event-ID), so a change made during the reconnect gap is not lost."""
+    town, (_east, _west) = make_town()
+    supervisor = signed_in(fast_app, make_account(town, "supervisor"))
+    start = cursor_now()
+    messages = events_of(supervisor.get(f"/progress/events?after={start}").text)
+    assert messages[0]["id"] == str(start) and messages[0]["retry"] == "500"
+
+
 def test_events_outside_the_scope_move_the_cursor_but_say_nothing(fast_app):
     town, (east, west) = make_town()
     head = signed_in(fast_app, make_account(town, "village_head", [east]))

@@ -9,6 +9,7 @@ import re
 import pytest
 from sqlalchemy import update
 
+from fieldapp import live
 from fieldapp.extensions import db
 from fieldapp.models import Conflict, House, Tip
 from fieldapp.rules.permissions import ROLES, can, is_town_wide
@@ -146,6 +147,8 @@ def test_map_page_without_tiles_needs_no_outside_host(ctx, login):
     assert "/static/vendor/leaflet-1.9.4/leaflet.js" in text and "/static/js/map.js" in text
     for state in ("not_visited", "visited", "tip", "flagged"):
         assert f'data-count="{state}"' in text
+    # The live stream starts from the feed as the page was made: nothing between page and stream is lost.
+    assert f'data-events-url="/progress/events?after={live.latest_event_id()}"' in text
 
 
 def test_configured_tiles_are_the_only_outside_image_host(make_app):

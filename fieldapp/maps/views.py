@@ -16,7 +16,7 @@ from collections import OrderedDict
 from flask import Blueprint, Response, abort, current_app, render_template, request, url_for
 from flask_login import current_user
 
-from .. import scope
+from .. import live, scope
 from ..rules.map_state import STATES
 from ..rules.permissions import can, is_town_wide
 from . import data
@@ -38,7 +38,10 @@ def _police() -> bool:
 def page():
     villages = scope.villages(current_user)
     # The dashboard's live stream, when this app has one: the map refetches the villages it names.
-    events = url_for("progress.events") if "progress.events" in current_app.view_functions else ""
+    # It starts from the feed's newest event now, so a change made while the page and its points
+    # load is still announced (without `after` the stream would start from whenever it connects).
+    events = (url_for("progress.events", after=live.latest_event_id())
+              if "progress.events" in current_app.view_functions else "")
     return render_template("maps/map.html", villages=villages, progress=data.village_progress(villages),
                            states=STATES, tiles=tile_settings(current_app.config), events_url=events)
 
