@@ -61,14 +61,15 @@ class Actor:
     door_proof: bool = False  # that visit was opened by scanning the door's QR code
 
 
-def _jsonable(value):
+def json_value(value):
+    """A field's value as the change log and conflicts keep it (JSON: dates as ISO text)."""
     if isinstance(value, (date, datetime)):
         return value.isoformat()
     return value
 
 
 def _values(record, names) -> dict:
-    return {n: _jsonable(getattr(record, n)) for n in names}
+    return {n: json_value(getattr(record, n)) for n in names}
 
 
 def _bump_counter(village_id: int, **deltas: int) -> None:
@@ -110,12 +111,12 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
         since = list(db.session.scalars(
             select(Change.fields).where(Change.entity == entity, Change.entity_id == record.id,
                                         Change.version > base_version).order_by(Change.version)))
-    result = merge(current, {n: _jsonable(v) for n, v in submitted.items()}, since)
+    result = merge(current, {n: json_value(v) for n, v in submitted.items()}, since)
     if result.conflicts and not keep_conflicts:
         raise Conflict(result.conflicts, record.version)
     fields = {}
     for name in result.apply:
-        fields[name] = [current[name], _jsonable(submitted[name])]
+        fields[name] = [current[name], json_value(submitted[name])]
         setattr(record, name, submitted[name])
     if fields:
         record.version += 1
@@ -164,7 +165,7 @@ def create_house(actor: Actor, village_id: int, data: dict, collected: bool = Tr
         house.collected_at = utcnow()
     db.session.add(house)
     db.session.flush()
-    _record_change(actor, "house", house, "new", {n: [None, _jsonable(getattr(house, n))]
+    _record_change(actor, "house", house, "new", {n: [None, json_value(getattr(house, n))]
                                                    for n in HOUSE_FIELDS if getattr(house, n) is not None},
                    village_id)
     if collected:
@@ -263,7 +264,7 @@ def add_person(actor: Actor, house: House, data: dict, relation: str | None = No
     db.session.flush()
     db.session.add(Residence(person_id=person.id, house_id=house.id, from_date=person.move_in_date,
                              relation=relation, room=room))
-    fields = {n: [None, _jsonable(getattr(person, n))] for n in PERSON_FIELDS if getattr(person, n) is not None}
+    fields = {n: [None, json_value(getattr(person, n))] for n in PERSON_FIELDS if getattr(person, n) is not None}
     fields["house_id"] = [None, house.id]
     _record_change(actor, "person", person, "new", fields, house.village_id, _police_only(person))
     _bump_counter(house.village_id, people=1)
@@ -334,7 +335,7 @@ def add_organisation(actor: Actor, house: House, data: dict, uid: str | None = N
     db.session.add(org)
     db.session.flush()
     _record_change(actor, "organisation", org, "new",
-                   {n: [None, _jsonable(getattr(org, n))] for n in ORG_FIELDS if getattr(org, n) is not None},
+                   {n: [None, json_value(getattr(org, n))] for n in ORG_FIELDS if getattr(org, n) is not None},
                    house.village_id)
     _bump_counter(house.village_id, orgs=1)
     return org
@@ -497,14 +498,14 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int]) -> dict[str, int
         if r.entity == "house":
             values = {n: r.data.get(n) for n in HOUSE_FIELDS}
             values["rental_registered"] = bool(r.data.get("rental_registered"))
-            fields = {n: [None, _jsonable(v)] for n, v in values.items() if v is not None}
+            fields = {n: [None, json_value(v)] for n, v in values.items() if v is not None}
             police_only = False
         elif r.entity == "person":
-            fields = {n: [None, _jsonable(r.data.get(n))] for n in PERSON_FIELDS if r.data.get(n) is not None}
+            fields = {n: [None, json_value(r.data.get(n))] for n in PERSON_FIELDS if r.data.get(n) is not None}
             fields["house_id"] = [None, ids[r.house_uid]]
             police_only = r.data.get("category") in POLICE_ONLY_CATEGORIES
         else:
-            fields = {n: [None, _jsonable(r.data.get(n))] for n in ORG_FIELDS if r.data.get(n) is not None}
+            fields = {n: [None, json_value(r.data.get(n))] for n in ORG_FIELDS if r.data.get(n) is not None}
             police_only = False
         changes.append({"uid": _uuid4_text(), "entity": r.entity, "entity_id": ids[r.uid], "version": 1,
                         "village_id": r.village_id, "kind": "new", "fields": fields, "police_only": police_only,

@@ -1056,6 +1056,21 @@ def _person_update(ctx, actor, person, base, data) -> _Outcome:
     return _Outcome("conflict" if conflicts else "accepted", person, conflicts)
 
 
+def apply_reviewed_value(account: Account, entity: str, record, name: str, value) -> None:
+    """Write one field's value a reviewer chose from a conflict (review/service.py) onto `record`
+    as a change of its own (source `review`), validated exactly as a phone's update of that field
+    alone would be today. Raises Rejected with the form's errors; writes nothing then."""
+    ctx = _Context(account, None)
+    actor = records.Actor(account_id=account.id, source="review")
+    data = {name: value}
+    if name == "employer_id":  # the phone names employers by uid
+        employer = db.session.get(Organisation, value) if value is not None else None
+        data = {"employer_uid": employer.uid if employer is not None else None}
+    handler = {"house": _house_update, "person": _person_update, "organisation": _organisation_update}[entity]
+    outcome = handler(ctx, actor, record, record.version, data)
+    assert not outcome.conflicts  # based on the current version: nothing can clash
+
+
 def _whole_record_conflict(ctx, record, error: records.Conflict) -> _Outcome:
     return _Outcome("conflict", record, error.conflicts)
 

@@ -20,7 +20,7 @@ from sqlalchemy import func, select
 
 from fieldapp import accounts, records
 from fieldapp.extensions import db
-from fieldapp.models import (Account, AuditEvent, Change, House, Organisation, Person, Town,
+from fieldapp.models import (Account, AuditEvent, Change, Conflict, House, Organisation, Person, Town,
                              Village)
 from fieldapp.rules.identifiers import mask_id
 from fieldapp.rules.permissions import ROLES, is_town_wide
@@ -228,6 +228,18 @@ MATRIX = [
     ("doors.retire",                 "POST", "west",    (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.retire",                 "POST", "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.import_houses",          "POST", "-",       (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    # Conflicts kept by sync (fieldapp/review): reviewers and police decide, within their scope;
+    # a conflict on a person from abroad is police-only like the person.
+    ("review.conflicts",             "GET",  "-",       (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("review.resolve",               "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("review.resolve",               "POST", "own",     (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
+    ("review.resolve",               "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.resolve",               "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.resolve",               "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    ("review.reveal",                "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.reveal",                "POST", "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only).
@@ -296,6 +308,7 @@ class Target:
     door_token: str = ""
     badge_account: int | None = None
     badge_token: str = ""
+    conflict: int | None = None  # an unresolved conflict on `person` (review.*)
 
 
 @dataclass
@@ -334,6 +347,12 @@ def build_world() -> World:
                                      person=abroad.id, person_id_number=abroad.id_number, leaver=abroad_leaver.id)
     world.targets["-"] = world.targets["own"]
     add_tip_targets(world)
+    for key in ("own", "west", "town2", "abroad"):
+        conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
+                            current="13812345678", submitted="13912345678")
+        db.session.add(conflict)
+        db.session.flush()
+        world.targets[key].conflict = conflict.id
     db.session.commit()  # end the read transaction: only plain ids leave this function
     return world
 
@@ -375,6 +394,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "progress.village": {"village_id": target.village},
         "campaigns.edit": {"campaign_id": target.campaign},
         "maps.house": {"house_id": target.house},
+        "review.resolve": {"conflict_id": target.conflict},
+        "review.reveal": {"conflict_id": target.conflict},
     }
     return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
 
@@ -414,6 +435,8 @@ def post_data(endpoint: str, target: Target) -> dict:
                 "version": version_of(Organisation, target.org)}
     if endpoint == "registry.close_organisation":
         return {"closed_date": today, "version": version_of(Organisation, target.closer)}
+    if endpoint == "review.resolve":
+        return {"choice": "kept", "version": version_of(Person, target.person)}
     if endpoint == "admin.issue":
         return {"name": "新发证", "role": "supervisor"}
     if endpoint == "admin.revoke":

@@ -30,7 +30,7 @@ class Change(db.Model):
     kind: Mapped[str] = mapped_column(String(8))
     fields: Mapped[dict] = mapped_column(JSON, default=dict)
     police_only: Mapped[bool] = mapped_column(default=False)
-    source: Mapped[str] = mapped_column(String(8), default="web")  # web | sync | import | demo
+    source: Mapped[str] = mapped_column(String(8), default="web")  # web | sync | import | demo | review
     known_on: Mapped[date | None]
     collected_at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     collected_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)

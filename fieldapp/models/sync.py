@@ -69,6 +69,7 @@ class Conflict(db.Model):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     resolved_at: Mapped[datetime | None]
     resolved_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    resolution: Mapped[str | None] = mapped_column(String(12))  # kept | submitted (review/service.py)
 
 
 class Photo(db.Model):

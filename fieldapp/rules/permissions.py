@@ -37,6 +37,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "badges.manage": frozenset({"admin"}),
     # Campaigns and phases are data an admin edits.
     "campaigns.manage": frozenset({"admin"}),
+    # Conflicts sync kept (a field two editors changed differently): the reviewer decides; police
+    # decide those on the records only they see.
+    "conflicts.resolve": frozenset({"reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
 }

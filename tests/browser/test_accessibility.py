@@ -6,6 +6,7 @@ import pytest
 
 from fieldapp import records
 from fieldapp.extensions import db
+from fieldapp.models import Conflict
 
 from ..builders import make_account, make_house, make_person, make_town
 from .conftest import axe_violations, phone_profile, sign_in
@@ -19,8 +20,12 @@ def world(live_server):
         house = make_house(east, number="7", group="2", use="rented", owner_name="李四", owner_phone="13812345678")
         person = make_person(house, phone="13912345678")
         records.add_organisation(records.Actor(None), house, {"name": "东村便利店", "kind": "shop"})
+        # A conflict sync kept for the reviewer: a phone number two collectors changed differently.
+        db.session.add(Conflict(entity="person", entity_id=person.id, field="phone", base="13912345678",
+                                current="13900001111", submitted="13900002222"))
         db.session.commit()
         ids = {"village": east.id, "house": house.id, "person": person.id,
+               "reviewer": make_account(town, "reviewer", [east]).collection_id,
                "collector": make_account(town, "collector", [east]).collection_id,
                "supervisor": make_account(town, "supervisor").collection_id,
                "admin": make_account(town, "admin").collection_id}
@@ -49,6 +54,7 @@ def test_pages_have_no_accessibility_violations(pw, browser, live_server, world,
     check("/activate")
     page.fill("#collection_id", "YP-9999")
     page.click("form.card button[type=submit]")  # a form showing its errors
+    page.wait_for_selector("[aria-invalid=true], .flash.error")  # the answer, not the form it replaces
     found["activate with errors"] = axe_violations(page)
 
     sign_in(page, base, world["collector"])
@@ -60,7 +66,12 @@ def test_pages_have_no_accessibility_violations(pw, browser, live_server, world,
     page.fill("#name", "王五")
     page.fill("#id_number", "110105198503120000")
     page.click("form.card button[type=submit]")
+    page.wait_for_selector("[aria-invalid=true], .flash.error")  # the answer, not the form it replaces
     found["collector: person form with errors"] = axe_violations(page)
+    page.context.clear_cookies()
+
+    sign_in(page, base, world["reviewer"])
+    check("/review/conflicts", "reviewer")
     page.context.clear_cookies()
 
     sign_in(page, base, world["supervisor"])
