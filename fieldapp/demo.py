@@ -23,7 +23,7 @@ from werkzeug.security import generate_password_hash
 
 from . import records
 from .extensions import db
-from .models import (Account, Campaign, Change, House, Organisation, Person, Phase, Residence, Tip, Town, Village,
+from .models import (Account, Campaign, Change, Conflict, House, Organisation, Person, Phase, Residence, Tip, Town, Village,
                      Visit, new_uid)
 from .rules.address import address_key
 from .rules.campaign import YUPING_2016
@@ -98,6 +98,7 @@ def load(seed: int = 2016) -> list[tuple[str, str, str]]:
     for index, village in enumerate(villages):
         _village(rng, village, index, collectors, used)
         _tips(rng, village, collectors, informant)
+    _conflicts(rng, villages[0], collectors)
     records.recount()
     return [(a.collection_id, a.role, where) for a, where in zip(logins[1], logins[0])]
 
@@ -237,6 +238,27 @@ def _tips(rng, village, collectors, informant) -> None:
             "verify_note": "已上门核实" if verified else None, "verdict": verdict, "closed_at": verified if state == "closed" else None,
             "closed_by_id": None, "version": 1})
     db.session.execute(insert(Tip.__table__), rows)
+
+
+def _conflicts(rng, village, collectors) -> None:
+    """A few fields two collectors filled in differently at the same door, both offline (sync keeps
+    the second value for the reviewer): what /review/conflicts shows in the demo's first village."""
+    houses = list(db.session.scalars(select(House).where(House.village_id == village.id, House.use == "owner")
+                                     .order_by(House.id).limit(40)))
+    people = list(db.session.scalars(select(Person).where(Person.village_id == village.id, Person.phone.is_not(None))
+                                     .order_by(Person.id).limit(40)))
+    moment = datetime(2016, 5, 20, 10)
+    named = rng.choice(people)
+    # A given name heard three ways: the first visit's, the record's now, the second collector's.
+    first, second = [c for c in GIVEN if c != named.name[-1]][:2]
+    # (entity, record, field, value at both editors' base version, the second editor's value)
+    picks = [("house", rng.choice(houses), "use", None, "rented"),
+             ("person", named, "name", named.name[:-1] + first, named.name[:-1] + second),
+             ("person", rng.choice(people), "phone", None, f"139{rng.randrange(10**8):08d}")]
+    for n, (entity, record, name, base, submitted) in enumerate(picks):
+        db.session.add(Conflict(entity=entity, entity_id=record.id, field=name, base=base, current=getattr(record, name),
+                                submitted=submitted, account_id=rng.choice(collectors),
+                                created_at=moment + timedelta(hours=n * 5)))
 
 
 def _proof_visit(village, house_id: int, account_id: int, at: datetime) -> int:

@@ -205,3 +205,21 @@ def test_reviewers_see_only_their_villages_and_people_from_abroad_stay_police_on
     assert "约翰" in login(police).get("/review/conflicts").get_data(as_text=True)
     items, truncated = service.pending(police)
     assert {i.conflict.entity for i in items} == {"house", "person"} and not truncated
+
+
+def test_values_read_as_the_forms_name_them(ctx, app):
+    """Codes show their names in the UI language, numbers masked, nothing shown as "None"."""
+    from fieldapp.review.display import Shown
+    town, (east, _west) = make_town()
+    reviewer = make_account(town, "reviewer", [east])
+    with app.test_request_context():
+        shown = Shown(reviewer, "zh")
+        assert shown.value("house", "use", "rented") == "出租"
+        assert shown.value("person", "sex", "2") == "女"
+        assert shown.value("person", "category", "abroad") == "境外人员"
+        assert shown.value("house", "rental_registered", True) == "是"
+        assert shown.value("person", "status", "left") == "已迁出"
+        assert shown.value("person", "id_number", "110105198503120012") == "110105********0012"
+        assert shown.value("person", "id_number", "110105198503120012", revealed=True) == "110105198503120012"
+        assert shown.value("house", "owner_name", None) == "—"
+        assert shown.label("owner_phone") == "房主电话"

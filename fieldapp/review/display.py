@@ -49,8 +49,9 @@ class Shown:
             return self._employer(value)
         field = getattr(self._forms.get(entity), name, None)
         for choice in getattr(field, "choices", None) or ():
-            if str(choice[0]) == str(value) and choice[0] != "":
-                return str(choice[1])
+            code, label = (choice.value, choice.label) if hasattr(choice, "value") else choice[:2]
+            if code != "" and str(code) == str(value):
+                return str(label)
         return str(value)
 
     def _employer(self, org_id) -> str:
