@@ -49,6 +49,7 @@ def test_the_list_shows_before_now_and_submitted_with_who(ctx, client, login):
     page = login(reviewer).get("/review/conflicts")
     assert page.status_code == 200
     assert "1 个冲突等待决定" in text_of(page)
+    assert '<span class="tag behind" id="conflicts-waiting">1</span>' in page.get_data(as_text=True)  # on every page
     html = page.get_data(as_text=True)
     assert f'id="conflict-{conflict.id}"' in html
     item = html[html.index(f'id="conflict-{conflict.id}"'):]
@@ -74,8 +75,9 @@ def test_taking_the_submitted_value_writes_a_change_and_closes_the_conflict(ctx,
     assert (row.resolution, row.resolved_by_id) == ("submitted", reviewer.id) and row.resolved_at is not None
     assert db.session.scalar(select(func.count(AuditEvent.id)).where(
         AuditEvent.action == "conflict.resolve", AuditEvent.target == f"conflict:{conflict.id}")) == 1
-    # Decided conflicts leave the list.
-    assert f'id="conflict-{conflict.id}"' not in web.get("/review/conflicts").get_data(as_text=True)
+    # Decided conflicts leave the list, and the navigation's count.
+    html = web.get("/review/conflicts").get_data(as_text=True)
+    assert f'id="conflict-{conflict.id}"' not in html and "conflicts-waiting" not in html
 
 
 def test_keeping_changes_nothing_on_the_record(ctx, client, login):

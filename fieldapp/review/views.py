@@ -5,6 +5,7 @@ from flask import Blueprint, abort, flash, redirect, render_template, request, u
 from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.exc import SQLAlchemyError
 
 from .. import scope
 from ..accounts import audit
@@ -17,6 +18,18 @@ from .display import Shown
 from .forms import ResolveForm
 
 bp = Blueprint("review", __name__)
+
+
+@bp.app_context_processor
+def _nav():
+    def open_conflicts() -> int | None:
+        """The navigation's count of conflicts waiting (only asked when the link is shown). A
+        badge must never break a page, the error pages included: None when it cannot be counted."""
+        try:
+            return service.open_count(current_user)
+        except SQLAlchemyError:
+            return None
+    return {"open_conflicts": open_conflicts}
 
 
 def _page(items=None, truncated=False, revealed: int | None = None, errors: dict | None = None,
