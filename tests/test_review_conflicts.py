@@ -106,6 +106,16 @@ def test_a_record_changed_after_the_page_was_shown_is_not_overwritten(ctx, clien
     assert '<dd class="now">丁' in response.get_data(as_text=True)  # shown again as it is now
 
 
+def test_a_decision_without_the_version_it_was_made_on_is_treated_as_stale(ctx, client, login):
+    _town, _east, _west, house, conflict, reviewer = _world(client)
+    web = login(reviewer)
+    for version in (None, "", "x1", "٣"):
+        data = {"choice": "submitted"} if version is None else {"choice": "submitted", "version": version}
+        assert send(web, "POST", f"/review/conflicts/{conflict.id}", data).status_code == 409
+    assert _row(conflict.id).resolved_at is None
+    assert db.session.get(House, house.id).owner_name == "甲"
+
+
 def test_the_second_decision_on_the_same_conflict_changes_nothing(ctx, client, login):
     town, east, _west, house, conflict, reviewer = _world(client)
     other = make_account(town, "reviewer", [east])

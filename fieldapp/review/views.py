@@ -84,7 +84,8 @@ def resolve(conflict_id):
     if not form.validate() or (form.choice.data == "submitted" and not item.takeable):
         flash(_("Choose which value to keep."), "error")
         return _page(failed=item.conflict.id, status=422)
-    seen = int(form.version.data) if form.version.data.isdigit() else None
+    text = form.version.data or ""
+    seen = int(text) if text.isascii() and text.isdigit() else None  # missing or damaged: as if stale
     try:
         service.resolve(current_user, item, form.choice.data, seen)
     except service.RecordChanged:
