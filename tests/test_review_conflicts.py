@@ -217,6 +217,10 @@ def test_reviewers_see_only_their_villages_and_people_from_abroad_stay_police_on
     assert "约翰" in login(police).get("/review/conflicts").get_data(as_text=True)
     items, truncated = service.pending(police)
     assert {i.conflict.entity for i in items} == {"house", "person"} and not truncated
+    # The oldest first, and a cut list says so; the count is of all of them.
+    first, truncated = service.pending(police, limit=1)
+    assert [i.conflict.id for i in first] == [conflict.id] and truncated
+    assert service.open_count(police) == 2 and service.open_count(reviewer) == 1
 
 
 def test_values_read_as_the_forms_name_them(ctx, app):

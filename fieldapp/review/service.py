@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import and_, select, update
+from sqlalchemy import and_, func, select, update
 
 from .. import records, scope, sync
 from ..accounts import audit
@@ -64,17 +64,21 @@ def _scoped(account: Account) -> dict:
             "organisation": scope.organisations(account)}
 
 
+def _waiting(account: Account):
+    """Per entity: the records `account` may see, joined to their unresolved conflicts."""
+    for entity, query in _scoped(account).items():
+        model = ENTITY_MODELS[entity]
+        yield (query.join(Conflict, and_(Conflict.entity == entity, Conflict.entity_id == model.id))
+               .where(Conflict.resolved_at.is_(None)))
+
+
 def pending(account: Account, limit: int = LIST_LIMIT) -> tuple[list[Item], bool]:
     """The unresolved conflicts `account` may see, oldest first, at most `limit`; and whether more
     are waiting."""
     rows = []
-    for entity, query in _scoped(account).items():
-        model = ENTITY_MODELS[entity]
-        rows += db.session.execute(
-            query.add_columns(Conflict)
-            .join(Conflict, and_(Conflict.entity == entity, Conflict.entity_id == model.id))
-            .where(Conflict.resolved_at.is_(None))
-            .order_by(Conflict.created_at, Conflict.id).limit(limit + 1)).all()
+    for query in _waiting(account):
+        rows += db.session.execute(query.add_columns(Conflict).order_by(Conflict.created_at, Conflict.id)
+                                   .limit(limit + 1)).all()
     rows.sort(key=lambda row: (row[1].created_at, row[1].id))
     items = [Item(conflict, record, conflict.field in EDIT_FIELDS[conflict.entity]) for record, conflict in rows]
     return items[:limit], len(items) > limit
@@ -119,11 +123,5 @@ def resolve(account: Account, item: Item, choice: str, seen_version: int | None)
 
 def open_count(account: Account) -> int:
     """How many unresolved conflicts `account` may see (for the navigation's badge)."""
-    total = 0
-    for entity, query in _scoped(account).items():
-        model = ENTITY_MODELS[entity]
-        total += db.session.scalar(
-            select(db.func.count()).select_from(
-                query.join(Conflict, and_(Conflict.entity == entity, Conflict.entity_id == model.id))
-                .where(Conflict.resolved_at.is_(None)).subquery())) or 0
-    return total
+    return sum(db.session.scalar(select(func.count()).select_from(query.subquery())) or 0
+               for query in _waiting(account))
