@@ -12,6 +12,7 @@ import warnings
 
 import pytest
 from werkzeug.serving import make_server
+from werkzeug.wsgi import ClosingIterator
 
 from ..builders import PIN
 
@@ -74,9 +75,40 @@ def live_server(make_app):
     yield from serve(make_app(WTF_CSRF_ENABLED=True))
 
 
+class InFlight:
+    """WSGI middleware counting the requests being answered, until their response is closed (a
+    streamed one included), so that a fixture can wait for the server to be idle."""
+
+    def __init__(self, app):
+        self.app = app
+        self.count = 0
+        self.idle = threading.Condition()
+
+    def __call__(self, environ, start_response):
+        with self.idle:
+            self.count += 1
+        try:
+            return ClosingIterator(self.app(environ, start_response), [self._done])
+        except BaseException:
+            self._done()
+            raise
+
+    def _done(self):
+        with self.idle:
+            self.count -= 1
+            self.idle.notify_all()
+
+    def wait_idle(self, timeout: float) -> bool:
+        with self.idle:
+            return self.idle.wait_for(lambda: self.count == 0, timeout)
+
+
 def serve(app):
-    """Serve `app` on a free loopback port until the generator is closed (for fixtures)."""
-    server = make_server("127.0.0.1", 0, app, threaded=True)
+    """Serve `app` on a free loopback port until the generator is closed (for fixtures). On the way
+    out it waits for requests still being answered (a phone's last sync outlives its test): emptying
+    the tables under one deadlocks on PostgreSQL and leaves rows for the next test."""
+    inflight = InFlight(app)
+    server = make_server("127.0.0.1", 0, inflight, threaded=True)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     server.base_url = f"http://127.0.0.1:{server.server_port}"
@@ -84,6 +116,8 @@ def serve(app):
     yield server
     server.shutdown()
     thread.join(5)
+    if not inflight.wait_idle(timeout=30):
+        warnings.warn(f"{inflight.count} request(s) still running 30 s after the test", stacklevel=1)
 
 
 def phone_profile(pw) -> dict:

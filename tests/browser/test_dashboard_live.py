@@ -18,7 +18,10 @@ from .conftest import axe_violations, phone_profile, serve, sign_in
 def live_dashboard_server(make_app):
     """The app as in production for streams (45 s each would do; 20 s keeps the test short), with a
     fast poll so the test's 2 s budget is mostly the browser's."""
-    yield from serve(make_app(WTF_CSRF_ENABLED=True, DASHBOARD_STREAM_SECONDS=20, DASHBOARD_POLL_SECONDS=0.2))
+    # A short keep-alive: a stream whose page has closed notices at its next write, and the fixture
+    # waits for open requests before emptying the tables.
+    yield from serve(make_app(WTF_CSRF_ENABLED=True, DASHBOARD_STREAM_SECONDS=20, DASHBOARD_POLL_SECONDS=0.2,
+                              DASHBOARD_KEEPALIVE_SECONDS=1))
 
 
 @pytest.fixture
