@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from flask_babel import lazy_gettext as _l
+
 from .. import scope
 from ..extensions import db
 from ..models import Account, Organisation

@@ -139,7 +139,7 @@ async function pull() {
 
 async function once() {
   if (await db.meta('fatal')) return 'stopped';
-  if (!token) return 'locked';
+  if (!token || leaving) return 'locked';
   if (!(await reachable())) throw new Retry('offline');
   await push();
   await photos.uploadAll(api);
