@@ -239,3 +239,9 @@ def test_values_read_as_the_forms_name_them(ctx, app):
         assert shown.value("person", "id_number", "110105198503120012", revealed=True) == "110105198503120012"
         assert shown.value("house", "owner_name", None) == "—"
         assert shown.label("owner_phone") == "房主电话"
+        # An employer by its name, if the reviewer may see it; another village's stays unnamed.
+        mine = records.add_organisation(records.Actor(None), make_house(east), {"name": "东村米厂", "kind": "factory"})
+        theirs = records.add_organisation(records.Actor(None), make_house(_west), {"name": "西村米厂", "kind": "factory"})
+        db.session.flush()
+        assert shown.value("person", "employer_id", mine.id) == "东村米厂"
+        assert shown.value("person", "employer_id", theirs.id) == "—"

@@ -24,7 +24,7 @@ class Shown:
         person.setup(lang, police=True)  # every category may be named: the record is visible already
         self._forms = {"house": HouseForm(formdata=None, meta={"csrf": False}), "person": person,
                        "organisation": OrganisationForm(formdata=None, meta={"csrf": False})}
-        self._employers: dict[int, str] | None = None
+        self._employers: dict[int, str] = {}
 
     @staticmethod
     def label(name: str) -> str:
@@ -56,8 +56,10 @@ class Shown:
         return str(value)
 
     def _employer(self, org_id) -> str:
-        if self._employers is None:
-            rows = db.session.execute(scope.organisations(self.account).with_only_columns(Organisation.id, Organisation.name))
-            self._employers = {row.id: row.name for row in rows}
-        return self._employers.get(org_id, "—")
+        """The employer's name, if the account may see that organisation (asked once per id)."""
+        if org_id not in self._employers:
+            self._employers[org_id] = db.session.scalar(
+                scope.organisations(self.account).where(Organisation.id == org_id)
+                .with_only_columns(Organisation.name)) or "—"
+        return self._employers[org_id]
 

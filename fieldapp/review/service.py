@@ -22,9 +22,8 @@ from sqlalchemy import and_, func, select, update
 from .. import records, scope, sync
 from ..accounts import audit
 from ..extensions import db
-from ..models import Account, Conflict, House, Organisation, Person, utcnow
+from ..models import Account, Conflict, utcnow
 
-ENTITY_MODELS = {"house": House, "person": Person, "organisation": Organisation}
 EDIT_FIELDS = {"house": records.HOUSE_FIELDS, "person": records.PERSON_FIELDS, "organisation": records.ORG_FIELDS}
 CHOICES = ("kept", "submitted")
 LIST_LIMIT = 200
@@ -50,7 +49,11 @@ class Refused(Exception):
 class Item:
     conflict: Conflict
     record: object
-    takeable: bool  # the submitted value may be taken (an edit field of the record)
+
+    @property
+    def takeable(self) -> bool:
+        """Whether the submitted value may be taken: the field is one of the record's edit fields."""
+        return self.conflict.field in EDIT_FIELDS[self.conflict.entity]
 
     @property
     def now(self):
@@ -67,7 +70,7 @@ def _scoped(account: Account) -> dict:
 def _waiting(account: Account):
     """Per entity: the records `account` may see, joined to their unresolved conflicts."""
     for entity, query in _scoped(account).items():
-        model = ENTITY_MODELS[entity]
+        model = sync.MODELS[entity]
         yield (query.join(Conflict, and_(Conflict.entity == entity, Conflict.entity_id == model.id))
                .where(Conflict.resolved_at.is_(None)))
 
@@ -80,20 +83,20 @@ def pending(account: Account, limit: int = LIST_LIMIT) -> tuple[list[Item], bool
         rows += db.session.execute(query.add_columns(Conflict).order_by(Conflict.created_at, Conflict.id)
                                    .limit(limit + 1)).all()
     rows.sort(key=lambda row: (row[1].created_at, row[1].id))
-    items = [Item(conflict, record, conflict.field in EDIT_FIELDS[conflict.entity]) for record, conflict in rows]
+    items = [Item(conflict, record) for record, conflict in rows]
     return items[:limit], len(items) > limit
 
 
 def item_or_none(account: Account, conflict_id: int) -> Item | None:
     """The conflict with its record, if `account` may see that record (resolved or not)."""
     conflict = db.session.get(Conflict, scope.key_or_404(conflict_id))
-    if conflict is None or conflict.entity not in ENTITY_MODELS:
+    if conflict is None or conflict.entity not in sync.MODELS:
         return None
-    model = ENTITY_MODELS[conflict.entity]
+    model = sync.MODELS[conflict.entity]
     record = db.session.scalar(_scoped(account)[conflict.entity].where(model.id == conflict.entity_id))
     if record is None:
         return None
-    return Item(conflict, record, conflict.field in EDIT_FIELDS[conflict.entity])
+    return Item(conflict, record)
 
 
 def resolve(account: Account, item: Item, choice: str, seen_version: int | None) -> None:

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
+from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.exc import SQLAlchemyError
@@ -18,6 +19,8 @@ from .display import Shown
 from .forms import ResolveForm
 
 bp = Blueprint("review", __name__)
+
+ALREADY_DECIDED = _l("This conflict was already decided by someone else. Nothing was changed.")
 
 
 @bp.app_context_processor
@@ -78,7 +81,7 @@ def reveal(conflict_id):
 def resolve(conflict_id):
     item = _item_or_404(conflict_id)
     if item.conflict.resolved_at is not None:
-        flash(_("This conflict was already decided by someone else. Nothing was changed."), "info")
+        flash(ALREADY_DECIDED, "info")
         return redirect(url_for(".conflicts"), 303)
     form = ResolveForm(request.form)
     if not form.validate() or (form.choice.data == "submitted" and not item.takeable):
@@ -94,7 +97,7 @@ def resolve(conflict_id):
         return _page(failed=conflict_id, status=409)
     except service.AlreadyResolved:
         db.session.rollback()
-        flash(_("This conflict was already decided by someone else. Nothing was changed."), "info")
+        flash(ALREADY_DECIDED, "info")
         return redirect(url_for(".conflicts"), 303)
     except service.Refused as refused:
         db.session.rollback()
