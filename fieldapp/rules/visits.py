@@ -30,7 +30,10 @@ def phone_time(value, now: datetime, skew: timedelta = CLOCK_SKEW,
     moment = _moment(value)
     if moment is None:
         return None
-    moment += offset
+    try:
+        moment += offset
+    except OverflowError:  # a moment near year 1 or 9999 shifted off the calendar: unusable
+        return None
     if moment > now + skew:
         return None
     return min(moment, now)
@@ -65,7 +68,10 @@ def _moment(value) -> datetime | None:
     if "T" not in text and " " not in text:
         return None  # a bare date is not a moment
     if moment.tzinfo is not None:
-        moment = moment.astimezone(UTC).replace(tzinfo=None)
+        try:
+            moment = moment.astimezone(UTC).replace(tzinfo=None)
+        except OverflowError:  # 0001-01-01T00:00+14:00 is before year 1 in UTC
+            return None
     return moment
 
 
