@@ -41,7 +41,7 @@ def setup(db_url: str, collectors: int) -> list[tuple[str, int]]:
     from flask_migrate import upgrade
     from werkzeug.security import generate_password_hash
 
-    from fieldapp import MIGRATIONS, create_app, records, sync
+    from fieldapp import MIGRATIONS, create_app, devices, records
     from fieldapp.extensions import db
     from fieldapp.models import Account, Town, Village
 
@@ -64,7 +64,7 @@ def setup(db_url: str, collectors: int) -> list[tuple[str, int]]:
                               password_hash=pin, villages=[village])
             db.session.add(account)
             db.session.flush()
-            _device, token = sync.register_device(account, "bench")
+            _device, token = devices.register_device(account, "bench")
             tokens.append((token, village.id))
         db.session.commit()
         db.engine.dispose()

@@ -20,7 +20,15 @@ class Defaults:
     # because the instance path is only known there).
     SQLALCHEMY_DATABASE_URI: str | None = None
     SQLALCHEMY_ENGINE_OPTIONS: dict = {}
-    SQLITE_BUSY_TIMEOUT_MS = 15_000
+    SQLITE_BUSY_TIMEOUT_MS = 60_000
+    # Database connections per worker process (engine_options): a thread waits up to
+    # DB_POOL_TIMEOUT seconds for one instead of failing. SQLite connections are a file handle each,
+    # so every thread may have one; PostgreSQL's are server processes: size DB_POOL_SIZE +
+    # DB_MAX_OVERFLOW so that servers x workers x (the two) stays under max_connections
+    # (docs/deploy.md); more than a few per core buys nothing.
+    DB_POOL_SIZE = 5
+    DB_MAX_OVERFLOW = 5
+    DB_POOL_TIMEOUT = 120
     STRICT_READ_REQUESTS = False  # tests: refuse writes in a read request's deferred transaction
 
     # Sessions: signed cookies, never readable by scripts, never sent to another site.
@@ -91,6 +99,19 @@ def load_config(app, overrides: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "fieldapp.sqlite")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**engine_options(app.config), **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+
+
+def engine_options(config) -> dict:
+    """Pool settings by backend (see DB_POOL_SIZE); explicit SQLALCHEMY_ENGINE_OPTIONS win."""
+    url = config["SQLALCHEMY_DATABASE_URI"]
+    if url.startswith("sqlite") and ":memory:" not in url and url.rstrip("/") != "sqlite:":
+        return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": -1, "pool_timeout": config["DB_POOL_TIMEOUT"]}
+    if url.startswith("postgresql"):
+        # pre_ping: a connection the server dropped (restart, failover) is replaced, not answered 500.
+        return {"pool_size": config["DB_POOL_SIZE"], "max_overflow": config["DB_MAX_OVERFLOW"],
+                "pool_timeout": config["DB_POOL_TIMEOUT"], "pool_pre_ping": True}
+    return {}
 
 
 def _instance_secret(instance: Path) -> str:

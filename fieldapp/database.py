@@ -12,6 +12,12 @@ Requests that only read (GET, HEAD, OPTIONS) begin deferred so they never queue 
 everything else (POST requests, CLI commands, tests) begins immediate. The decision is kept in a
 context variable so it follows the request through the session's connection checkout.
 
+Within a process, writers queue on a lock of their own before BEGIN IMMEDIATE (released when
+the transaction ends). SQLite's busy handler polls with growing sleeps and favours nobody: with
+dozens of threads per process asking at once, some waited past any timeout while others went
+through again and again ("database is locked" under 20 phones). With the lock, at most one
+thread per process asks SQLite, the others wait their turn in order of arrival.
+
 A read request that must write something (an audit line for an edit form, a device's last-use
 time) does it inside `write_transaction()`: the read transaction ends and the write gets its own
 BEGIN IMMEDIATE transaction. With `strict=True` (tests), a write statement in a deferred
@@ -23,9 +29,12 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import re
+import sqlite3
+import threading
 
 from sqlalchemy import event
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import OperationalError
 
 _write_intent: contextvars.ContextVar[bool] = contextvars.ContextVar("fieldapp_write_intent", default=True)
 
@@ -52,6 +61,22 @@ def write_transaction():
         db.session.rollback()
         raise
     finally:
+        _write_intent.reset(token)
+
+
+@contextlib.contextmanager
+def read_transaction():
+    """Run reads from a write request in a deferred transaction of their own, ended on exit: after
+    a write request has committed, looking whether more is to be done must not queue for (or
+    hold) SQLite's write lock."""
+    from .extensions import db
+
+    db.session.commit()
+    token = _write_intent.set(False)
+    try:
+        yield
+    finally:
+        db.session.rollback()  # it only read
         _write_intent.reset(token)
 
 
@@ -87,6 +112,58 @@ def configure_engine(engine: Engine, busy_timeout_ms: int, strict: bool = False)
             cur.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; FULL costs an fsync per commit
         cur.close()
 
+    writer = _WriterQueue(busy_timeout_ms / 1000)
+
     @event.listens_for(engine, "begin")
     def _on_begin(conn):
-        conn.exec_driver_sql("BEGIN IMMEDIATE" if _write_intent.get() else "BEGIN")
+        if not _write_intent.get():
+            conn.exec_driver_sql("BEGIN")
+            return
+        writer.take(conn.info)
+        try:
+            conn.exec_driver_sql("BEGIN IMMEDIATE")
+        except BaseException:
+            writer.give(conn.info)
+            raise
+
+    # The transaction ends (the events fire just before COMMIT / ROLLBACK is sent: the next writer
+    # of this process may then wait a few milliseconds in SQLite's busy handler, never longer).
+    event.listen(engine, "commit", lambda conn: writer.give(conn.info))
+    event.listen(engine, "rollback", lambda conn: writer.give(conn.info))
+    # A connection returned, reset or dropped without either (an error, a killed request).
+    @event.listens_for(engine.pool, "reset")
+    def _on_reset(_dbapi, record, _state):
+        writer.give(record.info)
+
+    @event.listens_for(engine.pool, "checkin")
+    def _on_checkin(_dbapi, record):
+        if record is not None:
+            writer.give(record.info)
+
+    @event.listens_for(engine.pool, "invalidate")
+    def _on_invalidate(_dbapi, record, _exception):
+        writer.give(record.info)
+
+
+class _WriterQueue:
+    """This process's turn to write (see the module docstring). Held per connection: the flag lives in
+    the connection's info, so a connection that already holds it never asks twice."""
+
+    KEY = "fieldapp_writer"
+
+    def __init__(self, timeout: float):
+        self.timeout = timeout
+        self.lock = threading.Lock()
+
+    def take(self, info: dict) -> None:
+        if info.get(self.KEY):
+            return
+        if not self.lock.acquire(timeout=self.timeout):
+            # The same error SQLite gives after its busy timeout, so callers treat both alike.
+            raise OperationalError("BEGIN IMMEDIATE", None, sqlite3.OperationalError(
+                "database is locked (waited for this process's turn to write)"))
+        info[self.KEY] = True
+
+    def give(self, info: dict) -> None:
+        if info.pop(self.KEY, False):
+            self.lock.release()

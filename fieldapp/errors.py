@@ -1,7 +1,8 @@
-"""Error pages that say what happened and what to do next, with the right status code."""
+"""Error pages that say what happened and what to do next, with the right status code; under
+/api/ the same as JSON ({"error": code, "message": text}), the shape every API answer uses."""
 from __future__ import annotations
 
-from flask import render_template, request
+from flask import jsonify, render_template, request
 from flask_babel import lazy_gettext as _l
 from flask_wtf.csrf import CSRFError
 from werkzeug.exceptions import HTTPException
@@ -18,6 +19,28 @@ MESSAGES = {
 }
 
 
+ERROR_CODES = {400: "bad_request", 401: "not_signed_in", 403: "forbidden", 404: "not_found",
+               405: "method_not_allowed", 409: "conflict", 413: "too_large", 429: "too_many_requests",
+               500: "server_error"}
+
+
+def hint(status: int) -> str:
+    """What to do next after an HTTP error `status`."""
+    _title, text = MESSAGES.get(status, MESSAGES[500])
+    return str(text)
+
+
+def json_error(status: int, code: str | None = None, message=None, **extra):
+    """An API error answer: {"error": code, "message": text, **extra} with the status; a 401 says
+    which scheme to use."""
+    response = jsonify({"error": code or ERROR_CODES.get(status, "server_error"),
+                        "message": str(message if message is not None else hint(status)), **extra})
+    response.status_code = status
+    if status == 401:
+        response.headers["WWW-Authenticate"] = 'Bearer realm="fieldapp"'
+    return response
+
+
 def _page(code: int):
     title, hint = MESSAGES.get(code, MESSAGES[500])
     return render_template("errors/error.html", code=code, title=title, hint=hint), code
@@ -27,8 +50,7 @@ def init_app(app):
     @app.errorhandler(CSRFError)
     def _csrf(error):
         if request.path.startswith("/api/"):  # the phone's API answers JSON, never a page
-            from .api.views import http_error
-            return http_error(400)
+            return json_error(400)
         title = _l("This page has expired")
         hint = _l("Pages expire after a while for your safety. Go back, reload the page and submit again.")
         return render_template("errors/error.html", code=400, title=title, hint=hint), 400
@@ -38,6 +60,5 @@ def init_app(app):
         if error.code is None or error.code < 400 or request.path.startswith("/static/"):
             return error
         if request.path.startswith("/api/"):  # the phone's API answers JSON, never a page
-            from .api.views import http_error
-            return http_error(error.code)
+            return json_error(error.code)
         return _page(error.code)

@@ -108,9 +108,14 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
     current = _values(record, names)
     since = []
     if base_version is not None and base_version != record.version:
-        since = list(db.session.scalars(
-            select(Change.fields).where(Change.entity == entity, Change.entity_id == record.id,
-                                        Change.version > base_version).order_by(Change.version)))
+        rows = db.session.execute(
+            select(Change.fields, Change.source, Change.collected_by_id).where(
+                Change.entity == entity, Change.entity_id == record.id, Change.version > base_version)
+            .order_by(Change.version)).all()
+        # A phone whose answer was lost sends its next change on the old version: its own earlier
+        # phone changes are what it builds on, not someone else's, and never a conflict.
+        since = [fields for fields, source, by in rows
+                 if not (actor.source == "sync" and source == "sync" and by == actor.account_id)]
     result = merge(current, {n: json_value(v) for n, v in submitted.items()}, since)
     if result.conflicts and not keep_conflicts:
         raise Conflict(result.conflicts, record.version)

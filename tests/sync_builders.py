@@ -3,14 +3,14 @@ from __future__ import annotations
 
 import uuid
 
-from fieldapp import sync
+from fieldapp import devices
 from fieldapp.extensions import db
 
 from .builders import person_data
 
 
 def device_token(account, name="test phone") -> str:
-    _device, token = sync.register_device(account, name)
+    _device, token = devices.register_device(account, name)
     db.session.commit()
     return token
 

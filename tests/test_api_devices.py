@@ -5,7 +5,7 @@ from datetime import date, timedelta
 
 from sqlalchemy import select, update
 
-from fieldapp import accounts, sync
+from fieldapp import accounts, devices
 from fieldapp.extensions import db
 from fieldapp.models import Device, utcnow
 
@@ -37,7 +37,7 @@ def test_register_device_returns_a_token_shown_once(ctx, login):
     assert len(body["token"]) >= 40 and len(body["pin_salt"]) == 24
     db.session.rollback()
     device = db.session.scalar(select(Device).where(Device.uid == body["device_id"]))
-    assert device.token_hash == sync.hash_token(body["token"]) and body["token"] not in device.token_hash
+    assert device.token_hash == devices.hash_token(body["token"]) and body["token"] not in device.token_hash
     # The salt is stable per collection ID: unsent records stay readable after signing in again.
     assert login(account).post("/api/devices", json={}).json["pin_salt"] == body["pin_salt"]
 

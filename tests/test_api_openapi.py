@@ -64,7 +64,8 @@ def test_real_answers_match_the_schemas(ctx, client, login):
              {"uid": "bad", "op": "house.new"}]
     results = push_http(client, token, items)
     first = push_http(client, token, [update("house.update", house.uid, 1, owner_name="甲", use="owner")])
-    conflict = push_http(client, token, [update("house.update", house.uid, 1, owner_name="乙")])
+    colleague = make_account(town, "police", [east])  # someone else changed the same field meanwhile
+    conflict = push_http(client, device_token(colleague), [update("house.update", house.uid, 1, owner_name="乙")])
     again = push_http(client, token, items[:2])
     statuses = {r["status"] for r in results + first + conflict + again}
     assert statuses == {"held", "accepted", "rejected", "conflict", "duplicate"}

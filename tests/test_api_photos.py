@@ -6,7 +6,7 @@ import io
 import pytest
 from PIL import Image
 
-from fieldapp import sync
+from fieldapp import photos
 
 from .builders import make_account, make_house, make_person, make_town
 from .sync_builders import bearer, device_token, new_uid
@@ -89,7 +89,7 @@ def test_refuses_what_is_not_an_image(photo_app):
 
 def test_refuses_over_5_mb(photo_app):
     house, _elsewhere, token = setup(photo_app)
-    response = put(photo_app.test_client(), token, new_uid(), b"x" * 100, 0, sync.PHOTO_MAX_BYTES + 1,
+    response = put(photo_app.test_client(), token, new_uid(), b"x" * 100, 0, photos.PHOTO_MAX_BYTES + 1,
                    f"house:{house.uid}")
     assert response.status_code == 422 and response.json["error"] == "too_large"
 
@@ -101,12 +101,37 @@ def test_refuses_too_many_pixels_and_decompression_bombs(photo_app):
         out = io.BytesIO()
         Image.new("1", size).save(out, format="PNG")
         data = out.getvalue()
-        assert len(data) < sync.PHOTO_MAX_BYTES
+        assert len(data) < photos.PHOTO_MAX_BYTES
         response = put(client, token, new_uid(), data, 0, len(data), f"house:{house.uid}")
         assert response.status_code == 422 and response.json["error"] == "too_many_pixels"
-    with pytest.raises(sync.PhotoError) as refused:
-        sync.process_photo(b"")
+    with pytest.raises(photos.PhotoError) as refused:
+        photos.process_photo(b"")
     assert refused.value.code == "not_an_image"
+
+
+def test_a_status_request_for_a_uid_that_is_not_one_answers_404(photo_app):
+    _house, _elsewhere, token = setup(photo_app)
+    client = photo_app.test_client()
+    for uid in ("x" * 300, "..", "a" * 36, new_uid().upper() + "0"):
+        response = client.get(f"/api/photos/{uid}/status", headers=bearer(token))
+        assert response.status_code == 404 and response.json["error"] == "not_found", uid
+
+
+def test_a_large_png_is_decoded_within_the_memory_bound(photo_app):
+    """A 6324 x 6324 RGBA PNG (just under 40 MP, a few hundred KB) decoded in full is 160 MB of
+    pixels and used to add 515 MB to a worker. It is refused by its decoded size before decoding,
+    and a photo under the bound is reduced while it is read."""
+    house, _elsewhere, token = setup(photo_app)
+    client = photo_app.test_client()
+    out = io.BytesIO()
+    Image.new("RGBA", (6324, 6324), (10, 20, 30, 255)).save(out, format="PNG")
+    data = out.getvalue()
+    response = put(client, token, new_uid(), data, 0, len(data), f"house:{house.uid}")
+    assert response.status_code == 422 and response.json["error"] == "too_many_pixels"
+    out = io.BytesIO()
+    Image.new("RGB", (4000, 3000), (10, 20, 30)).save(out, format="JPEG", quality=80)
+    jpeg, _width, _height = photos.process_photo(out.getvalue())
+    assert max(Image.open(io.BytesIO(jpeg)).size) == photos.PHOTO_LONG_EDGE
 
 
 def test_photos_of_records_elsewhere_and_other_accounts_uploads(photo_app):

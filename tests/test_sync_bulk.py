@@ -1,9 +1,10 @@
-"""The bulk path (fieldapp/sync_bulk.py) gives exactly the answers and rows of the item-by-item path:
+"""The bulk path (fieldapp/push/bulk.py) gives exactly the answers and rows of the item-by-item path:
 the same generated batch is pushed both ways onto the same starting state and everything is compared
 (results, records, residences, Change rows, counters, receipts). Plus FastForms against the web forms."""
 from __future__ import annotations
 
 import uuid
+from types import SimpleNamespace
 
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
@@ -13,7 +14,8 @@ from fieldapp import records, sync
 from fieldapp.extensions import db
 from fieldapp.models import (Account, Change, CollectorDay, Conflict, House, Organisation, Person, Residence,
                              SyncReceipt, VillageCounter, VillageDay, Visit)
-from fieldapp.sync_bulk import FastForms
+from fieldapp.push.bulk import FastForms
+from fieldapp.push.forms import PERSON_FORM_FIELDS, house_data, person_form
 
 from fieldapp.rules.identifiers import resident_id_check_digit
 
@@ -247,17 +249,16 @@ TEXT = st.one_of(st.none(), st.just(""), st.just(" "), st.text(max_size=6),
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
-@given(data=st.fixed_dictionaries({}, optional={n: TEXT for n in sync.PERSON_FORM_FIELDS}),
+@given(data=st.fixed_dictionaries({}, optional={n: TEXT for n in PERSON_FORM_FIELDS}),
        doc=st.sampled_from(DOCS + ["110105198503120012", "X10105198503120011"]))
 def test_fast_person_rules_accept_only_what_the_form_accepts(ctx, data, doc):
     data = {**data, "id_number": data.get("id_number", doc) if data.get("id_number") else doc}
-    context = sync._Context.__new__(sync._Context)
-    context.lang, context.police, context.account = "zh", False, None
+    context = SimpleNamespace(lang="zh", police=False, account=None)  # what the form rules read of a push
     with ctx.test_request_context():
         fast = FastForms(context).person(data)
         if fast is None:
             return
-        form = sync._person_form(context, data, None)  # raises Rejected if the form refuses
+        form = person_form(context, data, None)  # raises Rejected if the form refuses
         assert fast == (form.record_data(), form.relation.data or None, form.room.data or None)
 
 
@@ -265,13 +266,12 @@ def test_fast_person_rules_accept_only_what_the_form_accepts(ctx, data, doc):
 @given(data=st.fixed_dictionaries({}, optional={**{n: TEXT for n in records.HOUSE_FIELDS if n not in ("lat", "lon")},
                                                 "rental_registered": st.one_of(st.none(), st.booleans(), TEXT)}))
 def test_fast_house_rules_accept_only_what_the_form_accepts(ctx, data):
-    context = sync._Context.__new__(sync._Context)
-    context.lang, context.police = "zh", False
+    context = SimpleNamespace(lang="zh", police=False, account=None)
     with ctx.test_request_context():
         fast = FastForms(context).house(data)
         if fast is None:
             return
-        assert fast == sync._house_data(data)
+        assert fast == house_data(data)
 
 
 def test_a_run_that_meets_a_unique_index_is_redone_item_by_item(ctx, monkeypatch):
@@ -315,7 +315,7 @@ def test_a_document_registered_earlier_in_the_push_is_seen_without_a_retry(ctx, 
     other = house_new(east.id, number="8")
     third = person_new(other["entity_uid"], id_number=first["data"]["id_number"])
     redone = []
-    monkeypatch.setattr("fieldapp.sync_bulk.Bulk._redo_one_by_one", lambda self: redone.append(1))
+    monkeypatch.setattr("fieldapp.push.bulk.Bulk._redo_one_by_one", lambda self: redone.append(1))
     with ctx.test_request_context():
         results = sync.push(account, None, [house, first, again, other, third])
     assert redone == []

@@ -102,6 +102,33 @@ def test_damaged_items_are_rejected(ctx, client):
     assert [r["code"] for r in results] == ["bad_item"] * 4
 
 
+def test_items_of_the_wrong_shape_are_refused_alone(ctx, client):
+    """What an API fuzzer sent (issue 9): each of these failed the whole batch with a 500."""
+    _town, east, _west, _account, token = setup_collector()
+    good = house_new(east.id)
+    odd = [{**house_new(east.id), "op": []}, {**house_new(east.id), "op": {}}, {**house_new(east.id), "uid": []},
+           {**house_new(east.id), "data": []}, {**house_new(east.id), "known_on": {}},
+           {**house_new(east.id), "entity_uid": 7}, {**person_new(good["entity_uid"]), "house_uid": {}},
+           {**update("house.update", good["entity_uid"], 1), "data": "x"}, None, 12, [], {"uid": "x" * 300}]
+    results = push_http(client, token, odd + [good])
+    assert [r["status"] for r in results] == ["rejected"] * len(odd) + ["accepted"]
+    assert {r["code"] for r in results[:-1]} <= {"bad_item", "invalid"}
+    assert all(r["uid"] is None or len(r["uid"]) <= 64 for r in results)
+
+
+def test_moments_at_the_ends_of_the_calendar_fall_back_to_the_server_time(ctx, client):
+    _town, east, _west, _account, token = setup_collector()
+    early = {**house_new(east.id), "collected_at": "0001-01-01T00:00:00+14:00"}
+    late = {**house_new(east.id, number="8"), "collected_at": "9999-12-31T23:59:59-12:00"}
+    response = client.post("/api/sync/push", json={"items": [early, late], "sent_at": "9999-12-31T23:59:59Z"},
+                           headers=bearer(token))
+    assert response.status_code == 200
+    assert [r["status"] for r in response.json["results"]] == ["accepted", "accepted"]
+    response = client.post("/api/sync/push", json={"items": [house_new(east.id, number="9")],
+                                                   "sent_at": "0001-01-01T00:00:00+14:00"}, headers=bearer(token))
+    assert response.status_code == 200 and response.json["results"][0]["status"] == "accepted"
+
+
 def test_house_outside_the_villages_is_rejected(ctx, client):
     _town, east, west, _account, token = setup_collector()
     elsewhere = make_house(west)

@@ -3,6 +3,9 @@ it true: every route and method is described (and nothing else), and real answer
 from __future__ import annotations
 
 from .. import sync
+from ..push.context import OPS
+from ..push.errors import REJECT_MESSAGES
+from ..push.operations import TIP_VERIFY_CODES
 
 NULLABLE_STRING = {"type": ["string", "null"]}
 UID = {"type": "string", "format": "uuid", "minLength": 36, "maxLength": 36}
@@ -118,7 +121,7 @@ SCHEMAS = {
                                    "each was checked."}}},
     "Item": {"type": "object", "required": ["uid", "op"], "properties": {
         "uid": {**UID, "description": "Client UUID v4: the idempotency key (for visit.new also the visit's uid)."},
-        "op": {"enum": list(sync.OPS)},
+        "op": {"enum": list(OPS)},
         "entity_uid": {**UID, "description": "The record (required for every op but visit.new); for *.new "
                                              "the client generates it; for tip.verify the tip's uid."},
         "house_uid": {"type": ["string", "null"],
@@ -153,7 +156,7 @@ SCHEMAS = {
                  "reason": {"type": "string"}, "applied": {"const": False}}),
         _object({"uid": UID, "status": {"const": "held"}}),
         _object({"uid": {"type": ["string", "null"]}, "status": {"const": "rejected"},
-                 "code": {"enum": sorted((set(sync.REJECT_MESSAGES) - {"uid_reused"}) | set(sync.TIP_VERIFY_CODES))}, "reason": {"type": "string"},
+                 "code": {"enum": sorted((set(REJECT_MESSAGES) - {"uid_reused"}) | set(TIP_VERIFY_CODES))}, "reason": {"type": "string"},
                  "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}),
         _object({"uid": UID, "status": {"const": "duplicate"}, "original": {"$ref": "#/components/schemas/Result"}}),
     ]},

@@ -33,7 +33,7 @@ from ..extensions import db
 from ..models import Account, Photo, Town, utcnow
 from ..rules.badges import TOKEN_BYTES, badge_status
 from ..rules.tips import local_day
-from ..sync import PHOTO_MAX_BYTES, PhotoError
+from ..photos import PHOTO_MAX_BYTES, PhotoError, photo_path
 
 bp = Blueprint("badges", __name__)
 
@@ -159,7 +159,6 @@ def validity(account_id):
 @bp.post("/badges/<int:account_id>/photo")
 @scope.require("badges.manage")
 def upload_photo(account_id):
-    from ..sync import photo_path
     from ..tips.service import store_photo
 
     account = _account_or_404(account_id)
@@ -192,7 +191,6 @@ def upload_photo(account_id):
 @bp.get("/badges/<int:account_id>/photo")
 @scope.require("badges.manage")
 def photo(account_id):
-    from ..sync import photo_path
 
     account = _account_or_404(account_id)
     path = photo_path(account.photo_uid) if account.photo_uid else None

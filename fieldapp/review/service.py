@@ -1,5 +1,5 @@
 """Conflicts for the reviewer: a field two editors changed to different values while one of them
-was offline (sync.py keeps such fields as Conflict rows and applies neither value).
+was offline (fieldapp/push keeps such fields as Conflict rows and applies neither value).
 
 Rules:
 - A reviewer sees the unresolved conflicts on records their role and villages let them see (people
@@ -19,10 +19,13 @@ from dataclasses import dataclass
 
 from sqlalchemy import and_, func, select, update
 
-from .. import records, scope, sync
+from .. import records, scope
 from ..accounts import audit
 from ..extensions import db
 from ..models import Account, Conflict, utcnow
+from ..push.context import MODELS
+from ..push.errors import Rejected
+from ..push.operations import apply_reviewed_value
 
 EDIT_FIELDS = {"house": records.HOUSE_FIELDS, "person": records.PERSON_FIELDS, "organisation": records.ORG_FIELDS}
 CHOICES = ("kept", "submitted")
@@ -70,7 +73,7 @@ def _scoped(account: Account) -> dict:
 def _waiting(account: Account):
     """Per entity: the records `account` may see, joined to their unresolved conflicts."""
     for entity, query in _scoped(account).items():
-        model = sync.MODELS[entity]
+        model = MODELS[entity]
         yield (query.join(Conflict, and_(Conflict.entity == entity, Conflict.entity_id == model.id))
                .where(Conflict.resolved_at.is_(None)))
 
@@ -90,9 +93,9 @@ def pending(account: Account, limit: int = LIST_LIMIT) -> tuple[list[Item], bool
 def item_or_none(account: Account, conflict_id: int) -> Item | None:
     """The conflict with its record, if `account` may see that record (resolved or not)."""
     conflict = db.session.get(Conflict, scope.key_or_404(conflict_id))
-    if conflict is None or conflict.entity not in sync.MODELS:
+    if conflict is None or conflict.entity not in MODELS:
         return None
-    model = sync.MODELS[conflict.entity]
+    model = MODELS[conflict.entity]
     record = db.session.scalar(_scoped(account)[conflict.entity].where(model.id == conflict.entity_id))
     if record is None:
         return None
@@ -116,8 +119,8 @@ def resolve(account: Account, item: Item, choice: str, seen_version: int | None)
         raise AlreadyResolved()
     if choice == "submitted":
         try:
-            sync.apply_reviewed_value(account, conflict.entity, record, conflict.field, conflict.submitted)
-        except sync.Rejected as rejected:
+            apply_reviewed_value(account, conflict.entity, record, conflict.field, conflict.submitted)
+        except Rejected as rejected:
             raise Refused({k: [str(m) for m in v] for k, v in rejected.errors.items()}
                           or {conflict.field: [str(rejected.result(None)["reason"])]}) from None
     audit(account.id, "conflict.resolve", f"conflict:{conflict.id}", choice)

@@ -20,12 +20,14 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from flask import current_app
+from flask_babel import lazy_gettext as _l
 from sqlalchemy import case, func, select, text
 
 from .. import scope
 from ..accounts import audit
 from ..extensions import db
 from ..live import note_village_changed
+from ..photos import keep_photo, process_photo
 from ..models import Account, House, Photo, Tip, Village, Visit, account_villages, new_uid, utcnow
 from ..rules import tips as rules
 from ..rules.address import format_address
@@ -33,8 +35,30 @@ from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can, is_town_wide
 
 
+# The user's message for each TipError code (the pages and the phone show the same words).
+MESSAGES = {
+    "forbidden": _l("Your collection ID may not do this with tips."),
+    "out_of_scope": _l("This place is not in your villages."),
+    "wrong_state": _l("Someone else moved this tip on meanwhile. Look at how it stands now."),
+    "not_assignee": _l("Only the collector this tip is assigned to can verify it."),
+    "no_visit": _l("Visit the door first: open the house on your phone by scanning its door code, then verify the tip."),
+    "note_required": _l("Say what you found at the door."),
+    "not_a_worker": _l("Choose a collector of this tip's village."),
+    "too_long": _l("This text is too long. Shorten it."),
+    "no_place": _l("Enter the door code, or the door number, or describe the place."),
+    "unknown_door": _l("No door in your villages has this code. Check it, or give the address instead."),
+    "rate_limited": _l("Too many tips were sent from here or about this door. Try again later, or call the village office."),
+    "future": _l("This date is in the future. Enter the date it happened."),
+    "bad_kind": _l("Choose what changed."),
+    "bad_verdict": _l("Choose what you found."),
+    "no_phone": _l("Enter a phone number we can call back."),
+    "bad_date": _l("Enter the date as year-month-day, e.g. 2026-03-01."),
+    "exists": _l("This tip was sent already."),
+}
+
+
 class TipError(Exception):
-    """A refused tip operation; `code` picks the user's message (views.MESSAGES), `field` names the
+    """A refused tip operation; `code` picks the user's message (MESSAGES), `field` names the
     input at fault when there is one (for the phone's per-field errors)."""
 
     def __init__(self, code: str, field: str | None = None):
@@ -106,7 +130,7 @@ def submit_informant_tip(account: Account, *, kind: str, village_id: int, house:
                          details: str | None = None, photo: bytes | None = None, uid: str | None = None,
                          submitted_at: datetime | None = None) -> Tip:
     """A tip from a signed-in holder of tips.submit about a door of their own villages: a known house,
-    or an address kept as text. An optional photo is checked and re-encoded (sync.process_photo)."""
+    or an address kept as text. An optional photo is checked and re-encoded (photos.process_photo)."""
     if not can(account.role, "tips.submit"):
         raise TipError("forbidden")
     if kind not in rules.KINDS:
@@ -285,9 +309,8 @@ def submit_public_tip(house: House, *, kind: str, contact_phone: str, key: str,
 
 
 def store_photo(data: bytes, account_id: int | None, of_uid: str, of_entity: str = "tip") -> str:
-    """Check and re-encode an uploaded image with the phone sync's pipeline (sync.process_photo: JPEG,
-    long edge capped, no metadata) and keep it as a Photo; returns its uid. Raises sync.PhotoError."""
-    from ..sync import keep_photo, process_photo  # the one photo pipeline; imported late (sync is large)
+    """Check and re-encode an uploaded image with the phone sync's pipeline (photos.process_photo: JPEG,
+    long edge capped, no metadata) and keep it as a Photo; returns its uid. Raises photos.PhotoError."""
 
     jpeg, width, height = process_photo(data)
     return keep_photo(new_uid(), jpeg, width, height, of_entity=of_entity, of_uid=of_uid, account_id=account_id,

@@ -21,34 +21,17 @@ from .. import scope
 from ..extensions import db
 from ..forms import options
 from ..models import Account
+from ..photos import photo_path
 from ..rules import tips as rules
 from ..rules.address import format_address
 from ..rules.permissions import can
-from ..sync import PHOTO_MAX_BYTES, PhotoError
+from ..photos import PHOTO_MAX_BYTES, PhotoError
 from . import service
+from .service import MESSAGES
 from .forms import KIND_LABELS, STATE_LABELS, ActionForm, AssignForm, InformantTipForm, PublicTipForm, VerifyForm
 
 bp = Blueprint("tips", __name__)
 
-MESSAGES = {
-    "forbidden": _l("Your collection ID may not do this with tips."),
-    "out_of_scope": _l("This place is not in your villages."),
-    "wrong_state": _l("Someone else moved this tip on meanwhile. Look at how it stands now."),
-    "not_assignee": _l("Only the collector this tip is assigned to can verify it."),
-    "no_visit": _l("Visit the door first: open the house on your phone by scanning its door code, then verify the tip."),
-    "note_required": _l("Say what you found at the door."),
-    "not_a_worker": _l("Choose a collector of this tip's village."),
-    "too_long": _l("This text is too long. Shorten it."),
-    "no_place": _l("Enter the door code, or the door number, or describe the place."),
-    "unknown_door": _l("No door in your villages has this code. Check it, or give the address instead."),
-    "rate_limited": _l("Too many tips were sent from here or about this door. Try again later, or call the village office."),
-    "future": _l("This date is in the future. Enter the date it happened."),
-    "bad_kind": _l("Choose what changed."),
-    "bad_verdict": _l("Choose what you found."),
-    "no_phone": _l("Enter a phone number we can call back."),
-    "bad_date": _l("Enter the date as year-month-day, e.g. 2026-03-01."),
-    "exists": _l("This tip was sent already."),
-}
 # Public requests are small forms: anything bigger is junk, refused before it is parsed.
 PUBLIC_MAX_BYTES = 16 * 1024
 
@@ -264,7 +247,6 @@ def close(tip_id):
 @bp.get("/tips/<int:tip_id>/photo")
 @require_any("tips.work", "tips.oversee")
 def photo(tip_id):
-    from ..sync import photo_path
 
     tip = service.tip_or_404(current_user, tip_id)
     path = photo_path(tip.photo_uid) if tip.photo_uid else None

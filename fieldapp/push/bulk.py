@@ -1,12 +1,12 @@
-"""The bulk path of a push (issue #3's speed target): runs of plain new records (house.new, person.new,
-organisation.new) are checked one by one, in order, exactly as sync._apply would, then written
+"""The bulk path of a push (the protocol's speed): runs of plain new records (house.new, person.new,
+organisation.new) are checked one by one, in order, exactly as operations.apply would, then written
 together with records.insert_new (one executemany per table, counters bumped once per village)
 and their receipts in one more executemany.
 
 Same answers as the item-by-item path, by construction:
 - Checks run in the same order and raise the same Rejected; a record whose fate depends on
   something a run cannot see cheaply (a document or credit code already registered, an employer,
-  a uid reused) ends the run: the run is written, and that item goes through sync._push_one.
+  a uid reused) ends the run: the run is written, and that item goes through the item-by-item path.
 - Field rules: FastForms accepts only input it can prove the web form accepts, and produces the
   form's cleaned values; anything else (every refusal included) is validated by the web form
   itself, so every error message is the form's. tests/test_sync_bulk.py compares both on
@@ -26,14 +26,17 @@ from types import SimpleNamespace
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
-from . import records
-from . import sync as S
-from .extensions import db
-from .forms import LANDLINE
-from .models import Person, SyncReceipt, utcnow
-from .registry.forms import CONTROL_CHARACTERS, RESIDENT_ID, HouseForm, PersonForm
-from .rules import identifiers
-from .rules.permissions import POLICE_ONLY_CATEGORIES
+from .. import records
+from ..extensions import db
+from ..forms import LANDLINE
+from ..models import Person, SyncReceipt, utcnow
+from ..registry.forms import CONTROL_CHARACTERS, RESIDENT_ID, HouseForm, PersonForm
+from ..rules import identifiers
+from ..rules.permissions import POLICE_ONLY_CATEGORIES
+from .context import NEW_OPS, chunks, in_scope, is_uuid, op_of, payload_hash, phone_text, receipt_entity_uid
+from .errors import Hold, Rejected, bad_item
+from .forms import PERSON_FORM_FIELDS, check_position, form_for, house_data, known_on, organisation_form, person_form
+from .operations import record_item_basics
 
 # The forms' own patterns (registry/forms.py), so that both paths accept exactly the same text.
 NATIONALITY = re.compile(r"^[A-Za-z]{3}$")
@@ -50,12 +53,12 @@ class FastForms:
     as the item-by-item path sets them up (language, role)."""
 
     def __init__(self, ctx):
-        person = S._form(PersonForm, {})
+        person = form_for(PersonForm, {})
         person.setup(ctx.lang, ctx.police, [])
         self.choice = {name: frozenset(c.value for c in getattr(person, name).choices)
                        for name in ("id_type", "sex", "ethnicity", "hukou_type", "relation", "category",
                                     "move_in_reason", "away_duration")}
-        house = S._form(HouseForm, {})
+        house = form_for(HouseForm, {})
         self.house_use = frozenset(c.value for c in house.use.choices if c.value)
 
     @staticmethod
@@ -98,7 +101,7 @@ class FastForms:
 
     def person(self, data: dict):
         """PersonForm + record_data() for a resident ID number: (clean, relation, room) or None."""
-        v = self._texts(data, S.PERSON_FORM_FIELDS)
+        v = self._texts(data, PERSON_FORM_FIELDS)
         if v is None:
             return None
         get = v.get
@@ -151,7 +154,7 @@ class FastForms:
         return clean, get("relation"), get("room")
 
     def house(self, data: dict):
-        """HouseForm for a new house (sync._house_data without the position): clean or None."""
+        """HouseForm for a new house (forms.house_data without the position): clean or None."""
         fields = [n for n in records.HOUSE_FIELDS if n not in ("lat", "lon")]
         v = self._texts(data, [n for n in fields if n != "rental_registered"])
         rental = data.get("rental_registered")
@@ -176,8 +179,13 @@ class FastForms:
 class Bulk:
     """One push's bulk path: take() settles an item or declines it; flush() writes the run."""
 
-    def __init__(self, ctx, contexts: dict, receipts: dict, results: list):
-        self.ctx, self.contexts, self.receipts, self.results = ctx, contexts, receipts, results
+    def __init__(self, ctx, receipts: dict, results: list, *, one_by_one, release_held):
+        """`receipts` (item uid -> receipt) and `results` are the push's own, filled in as items
+        settle. The protocol lends two of its steps: `one_by_one(item)` settles an item by the
+        item-by-item path and returns its result; `release_held(uids)` applies the items held for
+        records just created."""
+        self.ctx, self.receipts, self.results = ctx, receipts, results
+        self.one_by_one, self.release_held = one_by_one, release_held
         self.fast = FastForms(ctx)
         self._known_on: dict = {}
         self.now = utcnow()
@@ -205,7 +213,7 @@ class Bulk:
                 number = item["data"].get("id_number")
                 if isinstance(number, str):
                     numbers |= {number, number.strip().upper()}
-        for chunk in S._chunks(sorted(numbers)):
+        for chunk in chunks(sorted(numbers)):
             self._registered_documents |= set(db.session.execute(
                 select(Person.id_type, Person.id_number).where(Person.id_number.in_(chunk))).all())
         self._documents_checked = numbers
@@ -229,15 +237,15 @@ class Bulk:
         if not isinstance(item, dict):
             return None
         uid = item.get("uid")
-        if item.get("op") not in S.NEW_OPS or not S._is_uuid(uid) or uid in self.receipts:
+        if op_of(item) not in NEW_OPS or not is_uuid(uid) or uid in self.receipts:
             return None
-        digest = S.payload_hash(item)
+        digest = payload_hash(item)
         index = len(self.results)
         try:
             plan = self._plan(item)
-        except S.Rejected as rejected:
+        except Rejected as rejected:
             return rejected.result(uid)
-        except S._Hold as hold:
+        except Hold as hold:
             result = {"uid": uid, "status": "held"}
             self._receipt(item, digest, "held", result, waits_for=hold.waits_for, payload=item)
             self.held.append(uid)
@@ -268,9 +276,9 @@ class Bulk:
         ctx = self.ctx
         self.rows.append({"item_uid": item["uid"], "account_id": ctx.account.id,
                           "device_id": ctx.device.id if ctx.device is not None else None, "op": item["op"],
-                          "entity_uid": S._entity_uid(item), "record_uid": record_uid, "payload_hash": digest,
+                          "entity_uid": receipt_entity_uid(item), "record_uid": record_uid, "payload_hash": digest,
                           "status": status, "waits_for": waits_for, "payload": payload, "result": result,
-                          "collected_at": S._phone_text(item), "received_at": self.now, "applied_at": applied_at})
+                          "collected_at": phone_text(item), "received_at": self.now, "applied_at": applied_at})
         self.receipts[item["uid"]] = SimpleNamespace(item_uid=item["uid"], payload_hash=digest, result=result)
 
     def _known_on_of(self, item):
@@ -278,49 +286,49 @@ class Bulk:
         key = (type(value).__name__, value if isinstance(value, (str, int, float, bool, type(None))) else repr(value))
         if key not in self._known_on:
             try:
-                self._known_on[key] = (S._known_on(item), None)
-            except S.Rejected as rejected:
+                self._known_on[key] = (known_on(item), None)
+            except Rejected as rejected:
                 self._known_on[key] = (None, rejected)
-        known_on, rejected = self._known_on[key]
+        day, rejected = self._known_on[key]
         if rejected is not None:
-            raise S.Rejected(rejected.code, rejected.errors)
-        return known_on
+            raise Rejected(rejected.code, rejected.errors)
+        return day
 
     def _plan(self, item: dict):
-        """sync._apply for a *.new item, without writing: a records.NewRecord, None (decline), or
+        """operations.apply for a *.new item, without writing: a records.NewRecord, None (decline), or
         Rejected / _Hold exactly where _apply raises them."""
         ctx = self.ctx
         op = item["op"]
         entity = op.split(".")[0]
         if not ctx.writer:
-            raise S.Rejected("forbidden")
-        entity_uid, data, actor = S.record_item_basics(ctx, item, self._known_on_of)
+            raise Rejected("forbidden")
+        entity_uid, data, actor = record_item_basics(ctx, item, self._known_on_of)
         if ctx.exists(entity, entity_uid):
-            raise S.Rejected("exists")
+            raise Rejected("exists")
         if op == "house.new":
             village_id = item.get("village_id")
             if not isinstance(village_id, int) or isinstance(village_id, bool) or village_id not in ctx.village_ids:
-                raise S.Rejected("out_of_scope")
-            position = S._check_position(data)
+                raise Rejected("out_of_scope")
+            position = check_position(data)
             clean = self.fast.house(data)
             if clean is None:
-                clean = S._house_data(data)
+                clean = house_data(data)
             else:
                 clean.update(position)
             return records.NewRecord("house", actor, entity_uid, village_id, clean)
 
         house_uid = item.get("house_uid")
-        if not S._is_uuid(house_uid):
-            raise S.Rejected("bad_item", {"house_uid": [S.REJECT_MESSAGES["bad_item"]]})
+        if not is_uuid(house_uid):
+            raise bad_item("house_uid")
         house = None
         if house_uid in self.pending_houses:
             village_id = self.pending_houses[house_uid]
         else:
             house = ctx.house(house_uid)
             if house is None:
-                raise S._Hold(house_uid)
-            if not S._in_scope(ctx, "house", house):
-                raise S.Rejected("out_of_scope")
+                raise Hold(house_uid)
+            if not in_scope(ctx, "house", house):
+                raise Rejected("out_of_scope")
             village_id = house.village_id
             actor.door_proof = ctx.door_proof(actor.visit_uid, house.id)
         relation = room = None
@@ -331,14 +339,14 @@ class Bulk:
             if fast is not None:
                 clean, relation, room = fast
             else:
-                form = S._person_form(ctx, data, None)
+                form = person_form(ctx, data, None)
                 clean = form.record_data()
                 relation, room = form.relation.data or None, form.room.data or None
             document = (clean["id_type"], clean["id_number"])
             if document in self.documents or self._registered(*document):
                 return None  # registered already: moved or updated, by the item-by-item path
         else:
-            clean = S._organisation_form(data, None)
+            clean = organisation_form(data, None)
             if clean.get("uscc") and clean["uscc"] in self.usccs:
                 return None  # the item-by-item path refuses it once the first is written
         if house is not None:
@@ -366,14 +374,14 @@ class Bulk:
             ctx.absent_houses.discard(uid)
         if self.held:
             # From now on a repeat of a held uid must see its receipt as _release_held leaves it.
-            for chunk in S._chunks(self.held):
+            for chunk in chunks(self.held):
                 for receipt in db.session.scalars(select(SyncReceipt).where(SyncReceipt.item_uid.in_(chunk))):
                     self.receipts[receipt.item_uid] = receipt
         waited = ctx.waited
         self._reset()
         made = {u for u in created if waited is None or u in waited}
         if made:
-            S._release_held(self.contexts, made)
+            self.release_held(made)
             self.forget()  # held items applied one by one may have registered documents
 
     def _redo_one_by_one(self) -> None:
@@ -387,4 +395,4 @@ class Bulk:
         self._reset()
         self.forget()
         for index, item in items:
-            self.results[index] = S._push_one(ctx, self.contexts, item, self.receipts)
+            self.results[index] = self.one_by_one(item)
