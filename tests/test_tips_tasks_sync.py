@@ -3,7 +3,7 @@ the tips a collector may act on, and op tip.verify brings back what was found at
 the web's rules (the assignee's own visit after the tip arrived; a note for an invalid tip)."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import select
@@ -29,7 +29,7 @@ def world(ctx):
 
 
 def _now_text(delta_s: float = 0) -> str:
-    return (datetime.now(timezone.utc) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return (datetime.now(UTC) + timedelta(seconds=delta_s)).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def verify_item(tip, verdict="valid", note=None, house_uid=None, visit_uid=None) -> dict:
@@ -101,7 +101,7 @@ def test_a_verdict_pushed_after_its_visit_verifies_the_tip(world, client):
 def test_a_verdict_from_a_phone_whose_clock_is_a_day_behind_still_counts_its_visit(world, client):
     """Its visit would otherwise look a day older than the tip and never count."""
     tip = make_tip(world["east"], world["house"], received_at=utcnow() - timedelta(hours=1))
-    phone_now = datetime.now(timezone.utc) - timedelta(days=1)
+    phone_now = datetime.now(UTC) - timedelta(days=1)
     visit = visit_new(world["house"].uid, at=(phone_now - timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ"))
     item = {**verify_item(tip, "valid", visit_uid=visit["uid"]), "collected_at": phone_now.strftime("%Y-%m-%dT%H:%M:%SZ")}
     response = client.post("/api/sync/push", headers={"Authorization": f"Bearer {device_token(world['collector'])}"},

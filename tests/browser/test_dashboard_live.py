@@ -3,7 +3,7 @@ dashboard in another within 2 seconds, with no reload; and axe-core finds nothin
 village and campaign pages (phone size, Chinese and English)."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import datetime, UTC
 
 import pytest
 from playwright.sync_api import expect
@@ -59,7 +59,7 @@ def test_a_collectors_sync_changes_open_dashboards_within_two_seconds(pw, browse
         # The collector's phone syncs a new household: a house and two people.
         house = house_new(world["east"], number="9")
         items = [house, person_new(house["entity_uid"]), person_new(house["entity_uid"])]
-        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+        now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
         for item in items:
             item["collected_at"] = now  # collected just now on the phone: today's work
         response = phone.request.post(base + "/api/sync/push", data={"items": items},
