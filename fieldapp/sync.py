@@ -75,6 +75,7 @@ MAX_PUSH_BYTES = 2 * 1024 * 1024
 PACKAGE_LIMIT = 500
 PACKAGE_MAX_LIMIT = 2000
 DEFAULT_OVERLAP_SECONDS = 120
+MAX_CURSOR = 2**31 - 1  # Change.id is a 32-bit INTEGER on PostgreSQL: a larger cursor is no cursor
 PUSH_ATTEMPTS = 6
 SWEEP_LIMIT = 20  # held items mended per push by the sweep (normally none are due)
 

@@ -167,3 +167,13 @@ def test_informants_get_villages_only(make_app):
         token = device_token(make_account(town, "informant", [east]))
         body = package(app.test_client(), token)
         assert body["villages"] and body["houses"] == body["people"] == []
+
+
+def test_a_cursor_past_the_id_range_is_a_bad_request_on_every_backend(ctx, client):
+    """Change.id is a 32-bit integer: PostgreSQL refused a larger cursor with a 500 (found by the
+    API fuzzer)."""
+    town, (east, _west) = make_town()
+    token = device_token(make_account(town, "collector", [east]))
+    assert client.get(f"/api/sync/package?cursor={sync.MAX_CURSOR}", headers=bearer(token)).status_code == 200
+    response = client.get(f"/api/sync/package?cursor={sync.MAX_CURSOR + 1}", headers=bearer(token))
+    assert response.status_code == 400 and response.json["error"] == "bad_request"

@@ -193,7 +193,8 @@ PATHS = {
         "summary": "The work package (cursor 0) or the delta after a cursor.", "operationId": "package",
         "security": BEARER,
         "parameters": [
-            {"name": "cursor", "in": "query", "required": False, "schema": {"type": "integer", "minimum": 0, "default": 0}},
+            {"name": "cursor", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 0, "maximum": sync.MAX_CURSOR, "default": 0}},
             {"name": "limit", "in": "query", "required": False,
              "schema": {"type": "integer", "minimum": 1, "maximum": sync.PACKAGE_MAX_LIMIT, "default": sync.PACKAGE_LIMIT}}],
         "responses": {"200": _json(_ref("Package"), "Records changed after the cursor."),

@@ -105,7 +105,7 @@ def _int_arg(name: str, default: int, low: int, high: int) -> int | None:
 @bp.get("/sync/package")
 @device_required
 def package(account, device):
-    cursor = _int_arg("cursor", 0, 0, 2**63 - 1)
+    cursor = _int_arg("cursor", 0, 0, sync.MAX_CURSOR)
     limit = _int_arg("limit", sync.PACKAGE_LIMIT, 1, sync.PACKAGE_MAX_LIMIT)
     if cursor is None or limit is None:
         return json_error(400, "bad_request", hint(400))
