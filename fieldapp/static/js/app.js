@@ -321,9 +321,7 @@ async function exportUnsent() {
   if (!window.confirm(t('export_confirm'))) return;
   const data = await outbox.exportAll();
   const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 1)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `unsent-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}.json`;
+  const a = h('a', { href: url, download: `unsent-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}.json` });
   document.body.append(a);
   a.click();
   a.remove();
