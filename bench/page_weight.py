@@ -10,7 +10,7 @@ from __future__ import annotations
 import gzip
 
 from fieldapp import create_app
-from fieldapp.pwa.views import LAZY, MODULES
+from fieldapp.pwa.shell import LAZY, MODULES
 
 BUDGET = 60 * 1024
 

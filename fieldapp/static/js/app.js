@@ -10,6 +10,7 @@ import * as forms from './forms.js';
 import * as views from './views.js';
 import * as pkg from './package.js';
 import * as visits from './visits.js';
+import { h } from './dom.js';
 import { t } from './i18n.js';
 
 const $ = (id) => document.getElementById(id);
@@ -298,7 +299,7 @@ async function routeTo(hash) {
   if (!((a === 'h' && (c === 'person' || c === 'org')) || (a === 'v' && c === 'new'))) ctx.newUid = null;
   if (seq !== routeSeq) return;
   $('view').replaceChildren(...[nodes].flat(3).filter(Boolean));
-  if (ctx.flash) { $('view').prepend(views.h('p', { class: 'flash error', role: 'alert' }, ctx.flash)); ctx.flash = null; }
+  if (ctx.flash) { $('view').prepend(h('p', { class: 'flash error', role: 'alert' }, ctx.flash)); ctx.flash = null; }
   if (a !== 'v') $('view').querySelector('h1')?.focus?.();
 }
 
@@ -320,9 +321,7 @@ async function exportUnsent() {
   if (!window.confirm(t('export_confirm'))) return;
   const data = await outbox.exportAll();
   const url = URL.createObjectURL(new Blob([JSON.stringify(data, null, 1)], { type: 'application/json' }));
-  const a = document.createElement('a');
-  a.href = url;
-  a.download = `unsent-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}.json`;
+  const a = h('a', { href: url, download: `unsent-${new Date().toISOString().slice(0, 16).replace(/[:T]/g, '')}.json` });
   document.body.append(a);
   a.click();
   a.remove();

@@ -1,5 +1,7 @@
 // Live dashboard: listen to the server's event stream and refetch the figures of the villages that
 // changed. Without JavaScript the page is complete and correct as of when it loaded.
+import { h } from './dom.js';
+
 const root = document.getElementById('dashboard');
 
 const number = (n) => Number(n).toLocaleString('en-US');
@@ -27,18 +29,10 @@ function updateFigures(container, row) {
   if (cell) {
     cell.replaceChildren();
     if (row.status) {
-      const tag = document.createElement('span');
-      tag.className = `tag ${row.status}`;
-      tag.dataset.status = '';
       const mark = { behind: '▼ ', done: '✓ ' }[row.status];
-      if (mark) {
-        const icon = document.createElement('span');
-        icon.setAttribute('aria-hidden', 'true');
-        icon.textContent = mark;
-        tag.append(icon);
-      }
-      tag.append(root.dataset[`label-${row.status}`.replace(/-(\w)/g, (_m, c) => c.toUpperCase())] || row.status);
-      cell.append(tag);
+      cell.append(h('span', { class: `tag ${row.status}`, 'data-status': '' },
+        mark ? h('span', { 'aria-hidden': 'true' }, mark) : null,
+        root.dataset[`label-${row.status}`.replace(/-(\w)/g, (_m, c) => c.toUpperCase())] || row.status));
     }
   }
   if (container.tagName === 'TR') {
@@ -83,10 +77,7 @@ function sortTable(table, key, descending) {
     url.searchParams.set('dir', active && !descending ? 'desc' : (active ? 'asc' : 'desc'));
     link.href = url;
     if (active) {
-      const mark = document.createElement('span');
-      mark.setAttribute('aria-hidden', 'true');
-      mark.textContent = descending ? ' ↓' : ' ↑';
-      link.append(mark);
+      link.append(h('span', { 'aria-hidden': 'true' }, descending ? ' ↓' : ' ↑'));
     }
   }
 }

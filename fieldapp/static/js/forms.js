@@ -4,6 +4,7 @@
 // The server validates again with the same WTForms rules: what it refuses comes back as "rejected".
 import * as db from './db.js';
 import { seal, open } from './crypto.js';
+import { h } from './dom.js';
 import { t, has } from './i18n.js';
 
 const RESIDENT_ID = '111';
@@ -102,20 +103,14 @@ export function showErrors(form, errors, reason) {
   form.querySelectorAll('.has-error').forEach((el) => el.classList.remove('has-error'));
   form.querySelectorAll('[aria-invalid]').forEach((el) => el.removeAttribute('aria-invalid'));
   let first = null;
-  const summary = document.createElement('p');
-  summary.className = 'flash error js-error';
-  summary.setAttribute('role', 'alert');
-  summary.textContent = reason || t('fix_fields');
+  const summary = h('p', { class: 'flash error js-error', role: 'alert' }, reason || t('fix_fields'));
   for (const [name, messages] of Object.entries(errors || {})) {
     const el = form.elements[name];
     if (!el || !el.closest) { summary.textContent += ` ${messages.join(' ')}`; continue; }
     const box = el.closest('.field') || el.parentElement;
     box.classList.add('has-error');
     el.setAttribute('aria-invalid', 'true');
-    const p = document.createElement('p');
-    p.className = 'error js-error';
-    p.id = `${el.id || name}-jserror`;
-    p.textContent = messages.join(' ');
+    const p = h('p', { class: 'error js-error', id: `${el.id || name}-jserror` }, messages.join(' '));
     box.append(p);
     el.setAttribute('aria-describedby', p.id);
     first ??= el;

@@ -5,6 +5,7 @@
 // Why canvas: 10,000+ SVG or DOM markers make a cheap phone crawl; one canvas redraws them fast.
 // Why shapes: colour is not the only cue (ring, dot, triangle, square; the legend says which).
 // UI text comes from the page (data-l-* attributes and <template>), translated on the server.
+import { h } from './dom.js';
 
 const L = window.L;
 const el = document.getElementById('map');
@@ -86,16 +87,9 @@ const cluster = L.markerClusterGroup({
       stops.push(`${PIE[i]} ${from}deg ${to}deg`);
       from = to;
     });
-    const box = document.createElement('div');
-    box.className = 'pie';
+    const box = h('div', { class: 'pie' }, h('span', { 'aria-hidden': 'true' }, number(n)),
+      h('span', { class: 'visually-hidden' }, text('lHouses', { n: number(n) })));
     box.style.background = `conic-gradient(${stops.join(', ')})`; // CSSOM: allowed by the CSP
-    const count = document.createElement('span');
-    count.setAttribute('aria-hidden', 'true');
-    count.textContent = number(n);
-    const label = document.createElement('span');
-    label.className = 'visually-hidden';
-    label.textContent = text('lHouses', { n: number(n) });
-    box.append(count, label);
     const size = n < 100 ? 40 : n < 1000 ? 48 : 56;
     return L.divIcon({ html: box, className: 'house-cluster', iconSize: L.point(size, size) });
   },
@@ -166,15 +160,8 @@ function showVillage(block) {
   // Zoomed out, a village is the way to its houses: tapping it zooms there (and shows its figures).
   marker.on('click', () => { if (map.getZoom() < DETAIL_FROM_ZOOM) map.setView(marker.getLatLng(), DETAIL_FROM_ZOOM + 1); });
   marker.bindPopup(() => {
-    const box = document.createElement('div');
-    const title = document.createElement('strong');
-    title.textContent = block.name;
-    const line = document.createElement('p');
-    line.textContent = villageLabel(block);
-    const houses = document.createElement('p');
-    houses.textContent = text('lHouses', { n: number(block.counts.reduce((a, b) => a + b, 0)) });
-    box.append(title, line, houses);
-    return box;
+    return h('div', {}, h('strong', {}, block.name), h('p', {}, villageLabel(block)),
+      h('p', {}, text('lHouses', { n: number(block.counts.reduce((a, b) => a + b, 0)) })));
   });
   villageLayer.addLayer(marker);
   villageMarkers.set(block.id, marker);
@@ -271,9 +258,7 @@ async function openHouse(marker) {
   const link = box.querySelector('[data-needs="link"]');
   if (info.url) link.href = info.url;
   else link.remove();
-  const wrap = document.createElement('div');
-  wrap.append(box);
-  marker.setPopupContent(wrap);
+  marker.setPopupContent(h('div', {}, box));
 }
 
 // Live updates: the dashboard's event stream names villages that changed; refetch only those

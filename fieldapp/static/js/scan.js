@@ -3,7 +3,7 @@
 // browser's BarcodeDetector where it has one and the vendored jsQR otherwise (fetched on first
 // use; the service worker keeps it for offline use). Whatever opens the house tells app.js how
 // (ctx.openMethod: 'scan' or 'code'), which the visit records.
-import { h } from './views.js';
+import { h } from './dom.js';
 import * as pkg from './package.js';
 import * as doorcode from './doorcode.js';
 import { reachable } from './sync.js';

@@ -8,7 +8,7 @@ import * as pkg from './package.js';
 import * as outbox from './outbox.js';
 import * as forms from './forms.js';
 import * as visits from './visits.js';
-import { h } from './views.js';
+import { h } from './dom.js';
 import { t } from './i18n.js';
 
 export const NOTE_MAX = 255; // fieldapp/rules/tips.py NOTE_MAX (the server counts code points too)

@@ -13,7 +13,7 @@ import * as photos from './photos.js';
 import * as doorcode from './doorcode.js';
 import { formatAddress, myTips } from './package.js';
 import { open as openSealed } from './crypto.js';
-import { h } from './views.js';
+import { h } from './dom.js';
 import { t } from './i18n.js';
 
 export const DETAILS_MAX = 1000; // fieldapp/rules/tips.py DETAILS_MAX (the server counts code points too)

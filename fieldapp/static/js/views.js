@@ -7,22 +7,11 @@ import * as outbox from './outbox.js';
 import * as forms from './forms.js';
 import * as photos from './photos.js';
 import * as visits from './visits.js';
+import { h } from './dom.js';
 import { t } from './i18n.js';
 
 const LIST_LIMIT = 200;
 const collator = new Intl.Collator('zh-Hans-CN', { numeric: true }); // one instance: localeCompare is 100x slower
-
-export function h(tag, attrs = {}, ...children) {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (v === null || v === undefined || v === false) continue;
-    if (k.startsWith('on')) el.addEventListener(k.slice(2), v);
-    else if (k === 'class') el.className = v;
-    else el.setAttribute(k, v === true ? '' : v);
-  }
-  for (const c of children.flat()) if (c !== null && c !== undefined && c !== false) el.append(c instanceof Node ? c : String(c));
-  return el;
-}
 
 const mask = (v, keep = 4) => (v ? `${v.slice(0, 3)}${'*'.repeat(Math.max(0, v.length - 3 - keep))}${v.slice(-keep)}` : '');
 
