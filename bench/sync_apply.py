@@ -133,6 +133,7 @@ def main() -> None:
     parser.add_argument("--per-item", action="store_true", help="force the item-by-item path")
     parser.add_argument("--url", help="run the push on this (wiped) PostgreSQL database")
     parser.add_argument("sort", nargs="?", default="cumulative")
+    parser.add_argument("--callers", action="store_true", help="with --profile: who calls the costly internals")
     args = parser.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
     if args.url:
@@ -183,6 +184,8 @@ def main() -> None:
                   f"{floor:,.0f} items/s (ratio floor/raw: {floor / raw:.4f}; push/floor: {push_rate / floor:.3f})")
     if profiler:
         pstats.Stats(profiler).sort_stats(sys.argv[-1] if sys.argv[-1] in ("tottime", "cumulative") else "cumulative").print_stats(30)
+        if "--callers" in sys.argv:
+            pstats.Stats(profiler).print_callers("_literal_coercion|_init_compiled|iterencode")
 
 
 if __name__ == "__main__":

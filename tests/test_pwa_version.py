@@ -11,7 +11,6 @@ import pytest
 from flask_babel import force_locale, get_translations
 from flask_wtf.csrf import generate_csrf
 
-from fieldapp import create_app
 from fieldapp.forms import SelectChoice
 from fieldapp.pwa import shell, version
 from fieldapp.registry.forms import CATEGORY_LABELS, HouseForm

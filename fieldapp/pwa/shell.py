@@ -7,7 +7,7 @@ served with a placeholder in its place and hash that (the version cannot be part
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Callable
+from collections.abc import Callable
 
 from flask import current_app, json, render_template, url_for
 from flask_babel import gettext as _
