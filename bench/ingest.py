@@ -622,8 +622,9 @@ def show(r: dict) -> str:
 
 def summary(results: list[dict]) -> str:
     lines = ["", "| db | scenario | run | kind | households/s | items/s | pushes ok / 4xx / 5xx / conn err "
-             "| retries | p50 / p99 ms | worker RSS max MB | fieldapp/baseline throughput | p99 ratio |",
-             "|---|---|---|---|---|---|---|---|---|---|---|---|"]
+             "| failed attempts | retries | p50 / p99 ms | worker RSS max MB | load | fieldapp/baseline throughput "
+             "| p99 ratio |",
+             "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"]
     pairs = {}
     for r in results:
         pairs.setdefault((r["db"], r["scenario"], r["run"]), {})[r["kind"]] = r
@@ -642,8 +643,9 @@ def summary(results: list[dict]) -> str:
                 ratio, p99 = f"**{tr:.2f}×**", f"{pr:.1f}×"
             lines.append(f"| {db} | {scenario} ({r['phones']} phones, {r['households']} hh) | {run} | {kind} | "
                          f"{r['households_per_s']:.1f} | {r['items_per_s']:.0f} | {r['ok']} / {r['4xx']} / {r['5xx']} / "
-                         f"{r['conn']} | {r['retries']} | {r['p50_ms']:.0f} / {r['p99_ms']:.0f} | "
-                         f"{max(r['rss_mb'], default=0):.0f} | {ratio} | {p99} |")
+                         f"{r['conn']} | {100 * (r['5xx'] + r['conn']) / max(1, r['pushes']):.0f} % | {r['retries']} | "
+                         f"{r['p50_ms']:.0f} / {r['p99_ms']:.0f} | {max(r['rss_mb'], default=0):.0f} | "
+                         f"{r.get('load', float('nan')):.0f} | {ratio} | {p99} |")
     for (db, scenario), values in ratios.items():
         trs, prs = [v[0] for v in values], [v[1] for v in values]
         lines.append(f"\n{db} {scenario}: fieldapp/baseline throughput median {statistics.median(trs):.2f}× "
@@ -671,7 +673,11 @@ def main() -> None:
     parser.add_argument("--fresh", action="store_true", help="rebuild the cached templates")
     parser.add_argument("--keep", action="store_true", help="keep each run's database")
     parser.add_argument("--json", type=Path, help="also write every run's figures here")
+    parser.add_argument("--report", type=Path, nargs="+", help="only print the table of earlier --json files")
     args = parser.parse_args()
+    if args.report:
+        print(summary([r for path in args.report for r in json.loads(path.read_text())]))
+        return
     args.workdir.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "nogit"
