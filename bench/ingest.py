@@ -25,7 +25,7 @@ doubling, as static/js/sync.js), at most --max-attempts times; every failure is 
 Only the HTTP API, the web pages and the public CLI (`flask --app fieldapp setup`) are used, so the
 bench survives rewrites of fieldapp's internals. Setup is done once per database kind and scenario
 into a template (SQLite file / PostgreSQL template database) cached under --workdir, keyed by the
-git commit; --fresh rebuilds it.
+git tree of fieldapp/; --fresh rebuilds it.
 
     .venv/bin/python bench/ingest.py --scenario burst --db both --runs 3
     .venv/bin/python bench/ingest.py --scenario campaign --db sqlite --runs 3
@@ -64,8 +64,9 @@ STATION = "余坪派出所"
 ADMIN, DEMO_PIN = "YP-0001", "yuping2016"  # the demo's administrator (fieldapp/demo.py)
 BATCH_ITEMS = 200  # static/js/outbox.js MAX_ITEMS
 SCENARIOS = {"campaign": {"phones": 50, "households": 10_831}, "burst": {"phones": 500, "households": 5_000}}
-LOG_MARKS = {"locked": "database is locked", "pool_timeout": "QueuePool limit", "traceback": "Traceback",
-             "worker_timeout": "WORKER TIMEOUT", "deadlock": "deadlock detected", "closed": "server closed the connection"}
+# What the server's log says went wrong: each "Exception on" block by its cause, plus gunicorn's own.
+LOG_CAUSES = (("locked", "database is locked"), ("pool_timeout", "QueuePool limit"), ("deadlock", "deadlock detected"),
+              ("closed", "server closed the connection"))
 
 
 # --------------------------------------------------------------------------------------- the data
@@ -342,8 +343,18 @@ class Server:
                 self.proc.wait()
 
     def log_marks(self) -> dict[str, int]:
-        text = self.log.read_text(errors="replace")
-        return {k: text.count(v) for k, v in LOG_MARKS.items() if text.count(v)}
+        return log_causes(self.log.read_text(errors="replace"))
+
+
+def log_causes(text: str) -> dict[str, int]:
+    """Server errors in a gunicorn log by cause (one count per logged exception)."""
+    out: dict[str, int] = {}
+    for block in text.split("ERROR in app: Exception on")[1:]:
+        cause = next((k for k, mark in LOG_CAUSES if mark in block), "other")
+        out[cause] = out.get(cause, 0) + 1
+    if text.count("WORKER TIMEOUT"):
+        out["worker_timeout"] = text.count("WORKER TIMEOUT")
+    return out
 
 
 # ------------------------------------------------------------------------- web setup of phones
@@ -681,6 +692,9 @@ def main() -> None:
     args.workdir.mkdir(parents=True, exist_ok=True)
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "nogit"
+    # Templates are reused while fieldapp/ (migrations, demo, pages) is the same tree.
+    tree = subprocess.run(["git", "rev-parse", "--short", "HEAD:fieldapp"], cwd=ROOT, capture_output=True,
+                          text=True).stdout.strip() or commit
     dbs = ("sqlite", "postgres") if args.db == "both" else (args.db,)
     scenarios = ("burst", "campaign") if args.scenario == "both" else (args.scenario,)
     kinds = (args.only,) if args.only else ("baseline", "fieldapp")
@@ -692,7 +706,7 @@ def main() -> None:
         households = args.households or SCENARIOS[scenario]["households"]
         campaign = Campaign(households, phones)
         for db in dbs:
-            backend = Backend(db, args.workdir, args.pg, f"{db}-{phones}p-{households}h-{commit}")
+            backend = Backend(db, args.workdir, args.pg, f"{db}-{phones}p-{households}h-{tree}")
             meta = prepare_template(backend, campaign, args)
             work = [batches(items) for items in campaign.items(meta["village_ids"])]
             n_items = sum(n for w in work for _j, n, _h in w)
