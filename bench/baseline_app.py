@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import os
 import secrets
-from datetime import date, datetime, timezone
+from datetime import date, datetime, UTC
 
 from flask import Flask, jsonify, request
 from flask_sqlalchemy import SQLAlchemy
@@ -34,7 +34,7 @@ db = SQLAlchemy()
 
 
 def _now() -> datetime:
-    return datetime.now(timezone.utc).replace(tzinfo=None)
+    return datetime.now(UTC).replace(tzinfo=None)
 
 
 def _day(value):

@@ -53,7 +53,7 @@ import threading
 import time
 import urllib.parse
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime, timedelta, UTC
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -118,7 +118,7 @@ class Campaign:
         """Each phone's items in the order it saved them. Deterministic (same uids every run: every
         run starts from a fresh copy of the template)."""
         rng = random.Random(7)
-        now = datetime.now(timezone.utc)
+        now = datetime.now(UTC)
         known_on = (now - timedelta(days=1)).date().isoformat()
         person_no = 0
         out = []
@@ -513,7 +513,7 @@ def phone(port: int, token: str, work: list[tuple[bytes, int, int]], tally: Tall
                 if conn is not None:
                     conn.close()
                 conn = http.client.HTTPConnection(HOST, port, timeout=args.timeout)
-            sent_at = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
+            sent_at = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ").encode()
             body = b'{"sent_at": "' + sent_at + b'", "items": ' + items_json + b"}"
             t0 = time.perf_counter()
             status, data, failure = None, b"", ""
