@@ -278,8 +278,7 @@ class Phone:
 
     def _queue(self, item: dict, kind: str = "normal", bad: str = "") -> None:
         self.outbox.append(Entry(item, kind, bad=bad))
-        op = item.get("op") if isinstance(item, dict) and isinstance(item.get("op"), str) else f"bad:{bad}"
-        self.report.count("items_made", op)
+        self.report.count("items_made", f"bad:{bad}" if kind == "bad" else item["op"])
 
     def make_work(self) -> None:
         rng = self.rng
@@ -436,9 +435,9 @@ class Phone:
         items = [e.item for e in entries]
         body = json.dumps({"items": items, "sent_at": utc_text(datetime.now(timezone.utc))}).encode()
         for entry in entries:
-            op = entry.item.get("op") if isinstance(entry.item, dict) and isinstance(entry.item.get("op"), str) else "bad"
-            self.report.count("items_sent", op)
-        answer = self._request("POST", "/api/sync/push", body, {"Content-Type": "application/json"}, where)
+            self.report.count("items_sent", f"bad:{entry.bad}" if entry.kind == "bad" else entry.item["op"])
+        answer = self._request("POST", "/api/sync/push", body, {"Content-Type": "application/json"},
+                               f"{where}: push of {len(entries)}" + "".join(f", bad item {e.bad}" for e in entries if e.bad))
         with self.report.lock:
             self.report.pushes += 1
         with self.clock.lock:
@@ -995,11 +994,17 @@ def report_problems(report: Report) -> list[str]:
     problems = []
     if report.server_errors:
         kinds = Counter(_error_kind(body) for _w, _port, _status, body in report.server_errors)
-        problems.append(f"{len(report.server_errors)} answers 5xx ({dict(kinds)}); first: "
-                        + " | ".join(f"{w} {s}: {b[:300]}" for w, _p, s, b in report.server_errors[:3]))
+        places = Counter(w.split(":")[0] + (" (batch with a damaged item)" if "bad item" in w else "")
+                         for w, _p, _s, _b in report.server_errors)
+        problems.append(f"{len(report.server_errors)} answers 5xx ({dict(kinds)}) in {dict(places)}; first: "
+                        + " | ".join(f"{w} -> {s}: {b[:200]}" for w, _p, s, b in report.server_errors[:4]))
     if report.unexpected:
-        problems.append(f"{len(report.unexpected)} unexpected answers; first: "
-                        + " | ".join(str(u)[:300] for u in report.unexpected[:5]))
+        kinds: dict = {}
+        for u in report.unexpected:
+            key = (str(u[0]).split(":")[0], str(u[1])[:60])
+            kinds.setdefault(key, []).append(u)
+        problems.append(f"{len(report.unexpected)} unexpected answers: " + "; ".join(
+            f"{len(found)} x {where} {what}, e.g. {str(found[0][2:])[:240]}" for (where, what), found in kinds.items()))
     if report.no_reply:
         problems.append(f"{len(report.no_reply)} requests without a reply while the server was up; first: "
                         + " | ".join(str(u)[:200] for u in report.no_reply[:3]))
@@ -1027,8 +1032,11 @@ def log_kinds(text: str) -> dict:
     lines = text.splitlines()
     for n, line in enumerate(lines):
         if line.startswith("Traceback"):
-            for follow in lines[n + 1:n + 400]:
+            for m in range(n + 1, min(len(lines), n + 400)):
+                follow = lines[m]
                 if follow and not follow.startswith((" ", "Traceback", "The above", "During handling")):
-                    kinds[follow[:160]] += 1
+                    after = next((x for x in lines[m + 1:m + 4] if x.strip()), "")
+                    if not after.startswith(("The above", "During handling")):  # count a chain once, by its end
+                        kinds[follow[:160]] += 1
                     break
     return dict(kinds.most_common(12))

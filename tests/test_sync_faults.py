@@ -17,6 +17,7 @@ from __future__ import annotations
 import http.client
 import json
 import os
+import socket
 import sqlite3
 import threading
 import time
@@ -174,9 +175,15 @@ def test_held_person_is_released_after_its_house_commits(backend, server_db, sta
                 mine = holder.execute(text("SELECT pg_backend_pid()")).scalar()
                 a = _Push(server, token_a, push_a)
                 a.start()
-                blocked = _wait_for(lambda: holder.execute(text(
-                    "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' AND :me = ANY("
-                    "pg_blocking_pids(pid))"), {"me": mine}).scalar(), 15)
+
+
+                def waiting_on_us():
+                    # Asked on another connection: pg_stat_activity is a snapshot per transaction.
+                    with engine.connect() as conn:
+                        return conn.execute(text(
+                            "SELECT count(*) FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
+                            "AND CAST(:me AS integer) = ANY(pg_blocking_pids(pid))"), {"me": mine}).scalar()
+                blocked = _wait_for(waiting_on_us, 15)
                 assert blocked, "push A never waited on the test's lock on village_counters: the race is not set up"
             else:
                 # SQLite: B is sent once A holds the write lock (a probe finds the database locked).
@@ -268,11 +275,22 @@ class _Dashboard(threading.Thread):
         self.stop = threading.Event()
         self.last_id = None
         self.errors: list = []
+        self.conn = None
+
+    def close(self):
+        self.stop.set()
+        conn = self.conn
+        if conn is not None and conn.sock is not None:
+            try:
+                conn.sock.shutdown(socket.SHUT_RDWR)  # wakes the blocked read
+            except OSError:
+                pass
 
     def run(self):
         while not self.stop.is_set():
             server = self.browser.server
-            conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=5)
+            # Longer than the server's keep-alive interval (15 s): a quiet stream is not a dead one.
+            conn = self.conn = http.client.HTTPConnection("127.0.0.1", server.port, timeout=40)
             try:
                 headers = {"Accept": "text/event-stream",
                            "Cookie": "; ".join(f"{k}={v}" for k, v in self.browser.cookies.items())}
@@ -286,10 +304,7 @@ class _Dashboard(threading.Thread):
                     continue
                 event = {}
                 while not self.stop.is_set():
-                    try:
-                        line = response.readline()
-                    except TimeoutError:
-                        continue
+                    line = response.readline()
                     if not line:
                         break
                     line = line.decode().rstrip("\n")
@@ -305,8 +320,9 @@ class _Dashboard(threading.Thread):
                             self.events.append((time.monotonic(), event["data"]))
                         event = {}
             except (OSError, http.client.HTTPException) as error:
-                self.errors.append(repr(error))
-                time.sleep(0.2)
+                if not self.stop.is_set():
+                    self.errors.append(repr(error))
+                    time.sleep(0.2)
             finally:
                 conn.close()
 
@@ -318,7 +334,10 @@ def test_two_app_servers_share_one_database(backend, server_db, start_server):
     redis = {"FIELDAPP_REDIS_URL": REDIS_URL}
     config = FaultConfig(phones=8, rounds=10, kills=1, kill_server=1, deadline_seconds=120,
                          seed=int(os.environ.get("FIELDAPP_TEST_FAULT_SEED", "20161122")))
-    accounts = make_accounts(server_db, config.phones, secret_key=SECRET)
+    # One collector more than phones: the dashboard check pushes as that one, so the phones' own
+    # records stay theirs alone.
+    accounts = make_accounts(server_db, config.phones + 1, secret_key=SECRET)
+    dashboard_writer = accounts["collectors"].pop()
     one = start_server("server1", workers=2, threads=8, extra_env=redis)
     two = start_server("server2", workers=2, threads=8, extra_env=redis)
 
@@ -330,9 +349,9 @@ def test_two_app_servers_share_one_database(backend, server_db, start_server):
     try:
         assert dashboard.opened.wait(10), ("dashboard stream never opened", dashboard.errors)
         writer = Browser(two)
-        writer.sign_in(accounts["collectors"][0]["collection_id"])
+        writer.sign_in(dashboard_writer["collection_id"])
         token = writer.register_device("phone on server 2")
-        village = accounts["collectors"][0]["villages"][0]
+        village = dashboard_writer["villages"][0]
         latencies = []
         for _ in range(5):
             seen_before = len(dashboard.events)
@@ -348,7 +367,7 @@ def test_two_app_servers_share_one_database(backend, server_db, start_server):
             f"dashboard on server 1 saw pushes through server 2 after {latencies} s (limit 2 s); "
             f"stream errors {dashboard.errors[:3]}")
     finally:
-        dashboard.stop.set()
+        dashboard.close()
         dashboard.join(10)
 
     # Phones alternate between the servers mid-sync; server 2 is killed once and restarted.
