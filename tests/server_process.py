@@ -142,7 +142,7 @@ class AppServer:
         if self.process.poll() is None:
             try:
                 self.process.send_signal(signal.SIGINT)  # quick shutdown: nothing to finish
-                self.process.wait(20)
+                self.process.wait(5)
             except subprocess.TimeoutExpired:
                 pass
         self._reap_group(self.process.pid)

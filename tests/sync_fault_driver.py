@@ -41,6 +41,9 @@ from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
 PIN = "secret-pin-1"
+# The first two digits of a resident ID number name a province (checked by the server's forms).
+PROVINCES = ("11", "12", "13", "14", "15", "21", "22", "23", "31", "32", "33", "34", "35", "36", "37", "41", "42",
+             "43", "44", "45", "46", "50", "51", "52", "53", "54", "61", "62", "63", "64", "65")
 NEW_OPS = ("house.new", "person.new", "organisation.new")
 UPDATE_OPS = ("house.update", "person.update", "person.leave")
 
@@ -334,9 +337,10 @@ class Phone:
         self.serial += 1
         male = rng.random() < 0.5
         birth = f"{rng.randint(1950, 2005)}{rng.randint(1, 12):02d}{rng.randint(1, 28):02d}"
-        # A county per phone and run keeps documents apart across phones (no "already registered").
-        number = resident_id(f"{(self.config.seed % 89) + 10:02d}{self.index % 100:02d}{self.serial // 450 % 100:02d}",
-                             birth, self.serial % 450, male)
+        # A division per phone keeps documents apart across phones (no "already registered").
+        province = PROVINCES[self.config.seed % len(PROVINCES)]
+        number = resident_id(f"{province}{self.index % 100:02d}{self.serial // 450 % 100:02d}", birth,
+                             self.serial % 450, male)
         data = {"name": f"居民{self.index}-{self.serial}", "id_type": "111", "id_number": number,
                 "sex": "1" if male else "2", "birth_date": f"{birth[:4]}-{birth[4:6]}-{birth[6:]}",
                 "ethnicity": "01", "hukou_type": "1", "category": "local", "move_in_date": "2016-01-01"}
@@ -485,13 +489,13 @@ class Phone:
                 continue
             if status == "conflict" and result.get("code") == "uid_reused":
                 self.report.add("unexpected", (where, "own item answered uid_reused", item["op"], result))
-                self.rejected[uid] = result
+                self.rejected[uid] = {"op": item["op"], **result}
                 done.add(id(entry))
                 continue
             if final == "rejected":
                 # A valid item: refused now, or held earlier and refused when it was released (lost).
                 self.report.add("unexpected", (where, f"valid item rejected ({status})", item["op"], result))
-                self.rejected[uid] = result
+                self.rejected[uid] = {"op": item["op"], **result}
                 done.add(id(entry))
                 continue
             done.add(id(entry))
@@ -748,7 +752,7 @@ def run_phones(servers: list, accounts: dict, tokens: list, config: FaultConfig,
               for n in range(config.phones)]
     started = time.monotonic()
     deadline = started + config.deadline_seconds
-    expected_pushes = config.phones * config.rounds * 1.3
+    expected_pushes = config.phones * config.rounds  # about one push per round (plus repeats and retries)
     stop_controller = threading.Event()
 
     def controller():
@@ -967,7 +971,7 @@ def check_records(database_url: str, phones: list[Phone]) -> tuple[list[str], di
                 if row is not None and row.owner_name == "REUSED":
                     problem("reused uid applied", f"{p} owner_name REUSED")
         for uid, result in phone.rejected.items():
-            problem("valid item refused", f"{p} {phone.acked.get(uid, {}).get('op', '')} {uid}: {str(result)[:200]}")
+            problem("valid item refused", f"{p} {result.get('op')} {uid}: {str(result)[:200]}")
 
     existing = set(houses) | set(people)
     held = [r for r in receipts.values() if r.status == "held"]
