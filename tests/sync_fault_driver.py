@@ -36,7 +36,7 @@ import time
 import uuid
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 from http.cookies import SimpleCookie
 from urllib.parse import urlencode
 
@@ -135,7 +135,7 @@ def resident_id(county: str, birth: str, serial: int, male: bool) -> str:
 
 
 def utc_text(moment: datetime) -> str:
-    return moment.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def small_jpeg(rng: random.Random) -> bytes:
@@ -267,11 +267,11 @@ class Phone:
         return str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
 
     def _now(self) -> datetime:
-        return datetime.now(timezone.utc) - timedelta(seconds=self.rng.randint(1, 120))
+        return datetime.now(UTC) - timedelta(seconds=self.rng.randint(1, 120))
 
     def _record_item(self, op, entity_uid, data, house_uid=None, base=None, village_id=None) -> dict:
         item = {"uid": self._uid(), "op": op, "entity_uid": entity_uid, "base_version": base, "data": data,
-                "known_on": (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat(),
+                "known_on": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(),
                 "collected_at": utc_text(self._now())}
         if op.endswith(".new"):
             item["house_uid"] = house_uid
@@ -370,7 +370,7 @@ class Phone:
         self.updates[uid] += 1
 
     def _leave(self, uid: str) -> None:
-        data = {"left_date": (datetime.now(timezone.utc) - timedelta(days=1)).date().isoformat(), "reason": "搬走"}
+        data = {"left_date": (datetime.now(UTC) - timedelta(days=1)).date().isoformat(), "reason": "搬走"}
         self._queue(self._record_item("person.leave", uid, data, base=self.version[uid]))
         self.people[uid]["status"] = "left"
         self.updates[uid] += 1
@@ -437,7 +437,7 @@ class Phone:
 
     def push(self, entries: list[Entry], where: str, drop: bool = False) -> Answer:
         items = [e.item for e in entries]
-        body = json.dumps({"items": items, "sent_at": utc_text(datetime.now(timezone.utc))}).encode()
+        body = json.dumps({"items": items, "sent_at": utc_text(datetime.now(UTC))}).encode()
         for entry in entries:
             self.report.count("items_sent", f"bad:{entry.bad}" if entry.kind == "bad" else entry.item["op"])
         answer = self._request("POST", "/api/sync/push", body, {"Content-Type": "application/json"},
@@ -957,7 +957,7 @@ def check_records(database_url: str, phones: list[Phone]) -> tuple[list[str], di
                 problem("held, then refused (lost)", f"{p} {item['op']} {uid}")
         for uid, result in phone.conflicted.items():
             problem("spurious conflict (own change on own record)", f"{p} {phone.acked[uid]['op']} {uid}: "
-                                                                  f"{sorted((result.get('conflicts') or {'status': 1}))}")
+                                                                  f"{sorted(result.get('conflicts') or {'status': 1})}")
         for original, other in phone.reused:
             if other["op"] in ("house.new", "person.new") and other["entity_uid"] != original["entity_uid"]:
                 if other["entity_uid"] in houses or other["entity_uid"] in people:

@@ -22,7 +22,7 @@ import sqlite3
 import threading
 import time
 import uuid
-from datetime import datetime, timedelta, timezone
+from datetime import datetime, timedelta, UTC
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -104,7 +104,7 @@ def test_parallel_phones_with_faults(backend, server_db, start_server):
 # --- the held race ---------------------------------------------------------------------------------------
 
 def _house_new(village_id):
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     return {"uid": str(uuid.uuid4()), "op": "house.new", "entity_uid": str(uuid.uuid4()), "house_uid": None,
             "village_id": village_id, "base_version": None,
             "data": {"group_name": "1", "number": f"H-{uuid.uuid4().hex[:8]}", "use": "owner"},
@@ -113,13 +113,13 @@ def _house_new(village_id):
 
 def _visit(house_uid, n):
     return {"uid": str(uuid.uuid4()), "op": "visit.new", "house_uid": house_uid,
-            "method": ("scan", "code", "list")[n % 3], "at": utc_text(datetime.now(timezone.utc)),
+            "method": ("scan", "code", "list")[n % 3], "at": utc_text(datetime.now(UTC)),
             "lat": 30.001 + n / 1e5, "lon": 110.001, "accuracy_m": 20}
 
 
 def _person_new(house_uid):
     from .sync_fault_driver import resident_id
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     number = resident_id("330102", "19800101", 7, True)
     return {"uid": str(uuid.uuid4()), "op": "person.new", "entity_uid": str(uuid.uuid4()), "house_uid": house_uid,
             "base_version": None,
@@ -359,7 +359,7 @@ def test_two_app_servers_share_one_database(backend, server_db, start_server):
                           {"Authorization": f"Bearer {token}", "Content-Type": "application/json"})
             committed = time.monotonic()
             assert answer.status == 200 and answer.json()["results"][0]["status"] == "accepted", answer.text()
-            arrived = _wait_for(lambda: next((t for t, data in dashboard.events[seen_before:]
+            arrived = _wait_for(lambda seen_before=seen_before: next((t for t, data in dashboard.events[seen_before:]
                                               if village in data.get("villages", [])), None), 10)
             latencies.append(round(arrived - committed, 2) if arrived else None)
         print("dashboard latencies (s):", latencies)
