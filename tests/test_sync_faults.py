@@ -363,14 +363,16 @@ def test_two_app_servers_share_one_database(backend, server_db, start_server):
                                               if village in data.get("villages", [])), None), 10)
             latencies.append(round(arrived - committed, 2) if arrived else None)
         print("dashboard latencies (s):", latencies)
-        assert all(t is not None and t <= 2.0 for t in latencies), (
+        dashboard_problems = [] if all(t is not None and t <= 2.0 for t in latencies) else [
             f"dashboard on server 1 saw pushes through server 2 after {latencies} s (limit 2 s); "
-            f"stream errors {dashboard.errors[:3]}")
+            f"stream errors {dashboard.errors[:3]}"]
     finally:
         dashboard.close()
         dashboard.join(10)
 
     # Phones alternate between the servers mid-sync; server 2 is killed once and restarted.
+    # (Run even when the dashboard check failed: both verdicts are reported together.)
     problems, summary, report = _fault_run(backend, server_db, [one, two], config, accounts)
     assert report.kills and all("in_flight" in k and k["in_flight"] > 0 for k in report.kills), report.kills
+    problems = dashboard_problems + problems
     assert not problems, "\n".join(problems) + "\n" + summary
