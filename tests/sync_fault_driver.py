@@ -1039,8 +1039,10 @@ def log_kinds(text: str) -> dict:
             for m in range(n + 1, min(len(lines), n + 400)):
                 follow = lines[m]
                 if follow and not follow.startswith((" ", "Traceback", "The above", "During handling")):
-                    after = next((x for x in lines[m + 1:m + 4] if x.strip()), "")
-                    if not after.startswith(("The above", "During handling")):  # count a chain once, by its end
+                    # Count a chain once, by its end (an error's DETAIL lines may come before the next part).
+                    rest = lines[m + 1:m + 15]
+                    chained = next((x for x in rest if x.startswith(("The above", "During handling", "Traceback"))), "")
+                    if not chained.startswith(("The above", "During handling")):
                         kinds[follow[:160]] += 1
                     break
     return dict(kinds.most_common(12))
