@@ -97,6 +97,21 @@ def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, v
     return change
 
 
+def _others_changes(actor: Actor, entity: str, record, base_version: int | None) -> list[dict]:
+    """The changes (their fields) made to `record` since `base_version` by someone other than the
+    actor's own phone: only those can conflict with the actor's change. A phone whose answer was
+    lost sends its next change on the old version; its own earlier phone changes (same account,
+    both through sync) are what it builds on, never a conflict."""
+    if base_version is None or base_version == record.version:
+        return []
+    rows = db.session.execute(
+        select(Change.fields, Change.source, Change.collected_by_id).where(
+            Change.entity == entity, Change.entity_id == record.id, Change.version > base_version)
+        .order_by(Change.version)).all()
+    return [fields for fields, source, by in rows
+            if not (actor.source == "sync" and source == "sync" and by == actor.account_id)]
+
+
 def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_version: int | None,
                 village_id: int, police_only: bool = False, kind: str = "update",
                 keep_conflicts: bool = False) -> dict:
@@ -106,16 +121,7 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
     (applied, conflicts) instead, the conflicting fields left as they are for a reviewer."""
     submitted = {n: submitted[n] for n in names if n in submitted}
     current = _values(record, names)
-    since = []
-    if base_version is not None and base_version != record.version:
-        rows = db.session.execute(
-            select(Change.fields, Change.source, Change.collected_by_id).where(
-                Change.entity == entity, Change.entity_id == record.id, Change.version > base_version)
-            .order_by(Change.version)).all()
-        # A phone whose answer was lost sends its next change on the old version: its own earlier
-        # phone changes are what it builds on, not someone else's, and never a conflict.
-        since = [fields for fields, source, by in rows
-                 if not (actor.source == "sync" and source == "sync" and by == actor.account_id)]
+    since = _others_changes(actor, entity, record, base_version)
     result = merge(current, {n: json_value(v) for n, v in submitted.items()}, since)
     if result.conflicts and not keep_conflicts:
         raise Conflict(result.conflicts, record.version)
@@ -315,8 +321,8 @@ def mark_left(actor: Actor, person: Person, on: date, reason: str, base_version:
     """Cancellation (注销): the person no longer lives here. The record and its history stay."""
     if person.status == "left":
         return
-    if base_version is not None and base_version != person.version:
-        # Leaving is one decision about the whole record: any concurrent change makes it stale.
+    if _others_changes(actor, "person", person, base_version):
+        # Leaving is one decision about the whole record: anyone else's change makes it stale.
         raise Conflict({"status": {"base": "living", "current": person.status, "submitted": "left"}},
                        person.version)
     residence = _open_residence(person)
@@ -356,7 +362,7 @@ def update_organisation(actor: Actor, org: Organisation, data: dict, base_versio
 def close_organisation(actor: Actor, org: Organisation, on: date, base_version: int | None) -> None:
     if org.status == "closed":
         return
-    if base_version is not None and base_version != org.version:
+    if _others_changes(actor, "organisation", org, base_version):
         raise Conflict({"status": {"base": "open", "current": org.status, "submitted": "closed"}}, org.version)
     org.status, org.closed_date = "closed", on
     org.version += 1

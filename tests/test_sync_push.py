@@ -253,6 +253,27 @@ def test_leaving_against_a_stale_version_is_a_conflict(ctx, client):
     assert ok["status"] == "accepted" and ok["record"]["version"] == 3
 
 
+def test_a_change_on_the_base_of_the_phones_own_lost_answer_is_not_a_conflict(ctx, client):
+    """The answer to a collector's update was lost, so the phone still holds version 1: its next
+    update of the same field, and its leave, build on its own work (issue 9: 92 of 2,782 updates
+    became conflicts for the reviewer). Someone else's change in between still conflicts."""
+    town, east, _west, account, token = setup_collector()
+    house = make_house(east, use="owner")
+    person = make_person(house)
+    push_http(client, token, [update("house.update", house.uid, 1, owner_name="甲")])  # answer lost
+    [again] = push_http(client, token, [update("house.update", house.uid, 1, owner_name="乙")])
+    assert again["status"] == "accepted"
+    push_http(client, token, [update("person.update", person.uid, 1, phone="13812345678")])  # answer lost
+    [left] = push_http(client, token, [update("person.leave", person.uid, 1, left_date="2016-06-01", reason="搬走")])
+    assert left["status"] == "accepted"
+    other = device_token(make_account(town, "collector", [east]))
+    [theirs] = push_http(client, other, [update("house.update", house.uid, 1, owner_name="丙")])
+    assert theirs["status"] == "conflict"
+    db.session.rollback()
+    assert db.session.get(House, house.id).owner_name == "乙"
+    assert count(Conflict) == 1
+
+
 def test_updates_need_a_usable_base_version(ctx, client):
     _town, east, _west, _account, token = setup_collector()
     house = make_house(east)
