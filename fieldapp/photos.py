@@ -144,6 +144,11 @@ def photo_status(account: Account, uid: str) -> dict:
         received = part.stat().st_size
     except FileNotFoundError:
         received = 0
+    if info and received >= info.get("total", received + 1) > 0:
+        # Every byte arrived but the photo was never kept (the server was killed while processing
+        # it): a phone resumes from `received` and would have nothing left to send. One byte less
+        # makes it send the last byte again, which finishes the upload.
+        received = info["total"] - 1
     return {"received": received, "complete": False}
 
 
