@@ -27,7 +27,6 @@ import threading
 import time
 from collections import deque
 from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import case, delete, event, func, select, text
 from sqlalchemy.orm import Session
@@ -35,7 +34,7 @@ from sqlalchemy.orm import Session
 from .database import set_write_intent, write_transaction
 from .extensions import db
 from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
-from .rules.tips import local_day as rules_local_day
+from .rules import days
 
 log = logging.getLogger(__name__)
 
@@ -72,27 +71,10 @@ def setting(app, name: str):
     return app.config.get(name, DEFAULTS[name])
 
 
-def _zone():
-    from flask import current_app, has_app_context
-    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
-    return ZoneInfo(name)
-
-
-def local_today() -> date:
-    """Today in the town's time zone (BABEL_DEFAULT_TIMEZONE): the day dashboards count in."""
-    return datetime.now(_zone()).date()
-
-
-def local_day(moment: datetime | None) -> date:
-    """The town's calendar day of a stored moment (stored naive in UTC)."""
-    if moment is None:
-        return local_today()
-    return rules_local_day(moment, _zone())
-
-
 def _day_of(column, dialect: str):
-    # The town's calendar day of a UTC column, in SQL (the zone's offset now: Chinese time has no DST).
-    hours = int(datetime.now(_zone()).utcoffset().total_seconds() // 3600)
+    # The town's calendar day of a UTC column (rules/days.py), in SQL: the zone's offset now, since
+    # Chinese time has no DST.
+    hours = int(datetime.now(days.zone()).utcoffset().total_seconds() // 3600)
     if dialect == "postgresql":
         return func.date(column + text(f"interval '{hours} hours'"))
     return func.date(column, f"{hours:+d} hours")
@@ -142,7 +124,7 @@ def note_counter_delta(village_id: int, deltas: dict[str, int]) -> None:
     server): the chart's cumulative line is the running sum of these rows."""
     amounts = {"people": 0, "houses": 0, "orgs": 0}
     amounts.update({k: v for k, v in deltas.items() if k in amounts})
-    _upsert(db.session.connection(), VillageDay.__table__, {"village_id": village_id, "day": local_today()},
+    _upsert(db.session.connection(), VillageDay.__table__, {"village_id": village_id, "day": days.today()},
             amounts)
 
 
@@ -167,11 +149,12 @@ def add_collector_work(connection, work) -> None:
     tomorrow still credits today, as a rebuild from the rows would. Writers that insert Change rows
     with executemany (which the flush hook above does not see) call this themselves."""
     tally: dict[tuple[int, int, date], dict[str, int]] = {}
-    days: dict = {}
+    day_of: dict = {}
     for account_id, village_id, moment, amounts in work:
-        if moment not in days:
-            days[moment] = local_day(moment)
-        row = tally.setdefault((account_id, village_id, days[moment]), _zero())
+        if moment not in day_of:
+            # No moment yet (the column's default fills it at insert time): that is now.
+            day_of[moment] = days.local_day(moment) if moment is not None else days.today()
+        row = tally.setdefault((account_id, village_id, day_of[moment]), _zero())
         for name, n in amounts.items():
             row[name] += n
     for (account_id, village_id, day), amounts in tally.items():

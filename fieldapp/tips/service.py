@@ -27,6 +27,7 @@ from ..accounts import audit
 from ..extensions import db
 from ..live import note_village_changed
 from ..models import Account, House, Photo, Tip, Village, Visit, account_villages, new_uid, utcnow
+from ..rules import days
 from ..rules import tips as rules
 from ..rules.address import format_address
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
@@ -45,7 +46,7 @@ class TipError(Exception):
 
 def today() -> date:
     """Today in China (the deadline is counted in local days)."""
-    return rules.local_day(utcnow())
+    return days.today()
 
 
 # Houses ------------------------------------------------------------------------------------------
