@@ -81,7 +81,7 @@ from .database import write_transaction
 from .extensions import db
 from .forms import known_on_field
 from .i18n import ui_lang
-from .live import note_village_changed
+from .changefeed import note_village_changed
 from .models import (Account, Change, Conflict, Device, House, Organisation, Person, Photo, SyncReceipt, Visit,
                      new_uid, utcnow)
 from .models.field import VISIT_METHODS

@@ -10,7 +10,7 @@ from datetime import datetime, timedelta
 import pytest
 from sqlalchemy import func, select, update
 
-from fieldapp import accounts, live
+from fieldapp import accounts, changefeed, live
 from fieldapp.extensions import db
 from fieldapp.models import Account, DashboardEvent, Village
 
@@ -233,12 +233,12 @@ def test_with_redis_a_commit_publishes_one_wake_up_and_a_rollback_none(make_app)
         town, (east, west) = make_town()
         fake.published.clear()
         make_house(east, collected=True)
-        assert fake.published == [(live.CHANNEL, "1")]
-        live.note_village_changed(west.id)
+        assert fake.published == [(changefeed.CHANNEL, "1")]
+        changefeed.note_village_changed(west.id)
         db.session.rollback()
         assert len(fake.published) == 1
         pubsub = live._redis_subscribe(app)
-        assert pubsub.channels == [live.CHANNEL]
+        assert pubsub.channels == [changefeed.CHANNEL]
         started = datetime.now()
         live._wait_for_wakeup(pubsub, 5)  # a wake-up is waiting: returns at once
         assert (datetime.now() - started).total_seconds() < 1
@@ -256,7 +256,7 @@ def test_without_redis_py_the_database_poll_still_delivers(make_app, monkeypatch
     monkeypatch.setattr(builtins, "__import__", no_redis)
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0", **FAST)
     with app.app_context():
-        assert live._redis_client(app) is None
+        assert changefeed.redis_client(app) is None
         town, (east, _west) = make_town()
         client = signed_in(app, make_account(town, "supervisor"))
         start = cursor_now()
@@ -285,4 +285,4 @@ def test_a_real_redis_wakes_another_process_at_once(make_app):
     with listener.app_context():
         got = pubsub.get_message(timeout=2)
         pubsub.close()
-    assert got is not None and got["type"] == "message" and got["channel"].decode() == live.CHANNEL
+    assert got is not None and got["type"] == "message" and got["channel"].decode() == changefeed.CHANNEL

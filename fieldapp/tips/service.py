@@ -25,7 +25,7 @@ from sqlalchemy import case, func, select, text
 from .. import scope
 from ..accounts import audit
 from ..extensions import db
-from ..live import note_village_changed
+from ..changefeed import note_village_changed
 from ..models import Account, House, Photo, Tip, Village, Visit, account_villages, new_uid, utcnow
 from ..rules import days
 from ..rules import tips as rules
