@@ -28,7 +28,7 @@ from .rules import days
 
 log = logging.getLogger(__name__)
 
-_PENDING = "fieldapp.changefeed.pending"
+_PENDING = "fieldapp.changefeed.pending"  # session.info: (village_id, kind) -> the row added for it
 CHANNEL = "fieldapp:dashboard"  # the Redis pub/sub channel of wake-ups
 
 
@@ -37,23 +37,35 @@ CHANNEL = "fieldapp:dashboard"  # the Redis pub/sub channel of wake-ups
 def note_village_changed(village_id: int, kind: str = "change") -> None:
     """Record that `village_id`'s figures changed in the current transaction (once per village and
     kind, however many records the transaction touches: a 1,000-item push adds a handful of rows)."""
-    pending = db.session.info.setdefault(_PENDING, set())
-    if (village_id, kind) in pending:
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, {})
+    added = pending.get((village_id, kind))
+    # A row added inside a savepoint that was rolled back since left the session with it: add again.
+    if added is not None and added in session:
         return
-    pending.add((village_id, kind))
-    db.session.add(DashboardEvent(village_id=village_id, kind=kind))
+    pending[(village_id, kind)] = event_row = DashboardEvent(village_id=village_id, kind=kind)
+    session.add(event_row)
 
 
 @event.listens_for(Session, "after_commit")
 def _committed(session) -> None:
-    # Each transaction notes its villages afresh; with Redis, wake every process's poller now.
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too, and a sync push releases one per
+    # item: nothing is visible to other processes then. Waking them there made their poll find
+    # nothing, and the real commit had nobody left to tell (the 5 s safety poll delivered instead).
+    if session.in_nested_transaction():
+        return
+    # With Redis, wake every process's poller now that the rows can be read.
     if session.info.pop(_PENDING, None):
         _publish_wakeup()
 
 
-@event.listens_for(Session, "after_rollback")
-def _forget(session) -> None:
-    session.info.pop(_PENDING, None)
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session, transaction) -> None:
+    # The next transaction notes its villages afresh. A rolled-back savepoint keeps the set: rows
+    # noted before it are still to be committed (and told), and the ones it took away are no
+    # longer in the session, which note_village_changed checks.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
 
 
 # --- writers: daily figures -----------------------------------------------------------------------

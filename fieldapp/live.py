@@ -274,20 +274,30 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
 
 # --- optional Redis fan-out -----------------------------------------------------------------------
 
-def _redis_subscribe(app):
+def _redis_subscribe(app, confirm_seconds: float = 2.0):
+    """Subscribe to the writers' wake-ups (changefeed.CHANNEL), or None: poll the database only.
+    Returns once Redis has confirmed the subscription: the poller reads its starting point after
+    that, so no commit can fall between the two unannounced."""
     client = redis_client(app)
     if client is None:
         return None
     try:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         pubsub.subscribe(CHANNEL)
-        return pubsub
+        deadline = time.monotonic() + confirm_seconds
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message["type"] == "subscribe":
+                return pubsub
+        raise TimeoutError("no subscription confirmed")
     except Exception:
         log.warning("Redis subscribe failed: polling the database", exc_info=True)
         return None
 
 
 def _wait_for_wakeup(pubsub, timeout: float) -> None:
+    """Return after `timeout` or as soon as a wake-up arrives (any message: after a reconnect redis-py
+    re-subscribes, and that confirmation is worth a poll too, since wake-ups were lost meanwhile)."""
     if pubsub is None:
         time.sleep(timeout)
         return
