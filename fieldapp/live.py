@@ -21,12 +21,13 @@ import logging
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, func, select
+from sqlalchemy import create_engine, delete, func, select
 
 from .changefeed import CHANNEL, redis_client
-from .database import set_write_intent, write_transaction
+from .database import configure_engine, set_write_intent, write_transaction
 from .extensions import db
 from .models import DashboardEvent
 
@@ -105,6 +106,11 @@ class Hub:
             self.streams -= 1
             self.last_stream_at = time.monotonic()
 
+    def wake(self) -> None:
+        """Let every waiting stream look again (a re-check of its viewer has answered)."""
+        with self.cond:
+            self.cond.notify_all()
+
     def since(self, cursor: int) -> tuple[int, list[int] | None]:
         """(newest id, villages changed after `cursor`); None for the villages when the cursor is
         older than this process's buffer (the caller reads the database instead)."""
@@ -122,15 +128,14 @@ class Hub:
         # SQLite's write lock; prune() asks for it explicitly.
         set_write_intent("GET")
         with self.app.app_context():
-            try:
-                start = latest_event_id()
-                with self.cond:
-                    # (Re)start from the newest event: a stream with an older cursor reads its
-                    # backlog from the database once (_events_after), nobody waits for a replay.
-                    self.events.clear()
-                    self.floor = self.last_id = start
-            finally:
-                db.session.remove()
+            engine = _poller_engine(self.app)
+            with engine.connect() as connection:
+                start = connection.scalar(select(func.max(DashboardEvent.id))) or 0
+            with self.cond:
+                # (Re)start from the newest event: a stream with an older cursor reads its
+                # backlog from the database once (_events_after), nobody waits for a replay.
+                self.events.clear()
+                self.floor = self.last_id = start
             self.ready.set()
             while True:
                 with self.cond:
@@ -140,7 +145,7 @@ class Hub:
                         self.thread = None
                         break
                 try:
-                    self._poll_once()
+                    self._poll_once(engine)
                     if time.monotonic() >= next_prune:
                         prune(setting(self.app, "DASHBOARD_EVENTS_KEEP_HOURS"))
                         next_prune = time.monotonic() + 600
@@ -149,14 +154,17 @@ class Hub:
                 finally:
                     db.session.remove()
                 _wait_for_wakeup(pubsub, poll)
+            if engine is not db.engine:
+                engine.dispose()
         if pubsub is not None:
             pubsub.close()
 
-    def _poll_once(self) -> None:
-        rows = db.session.execute(select(DashboardEvent.id, DashboardEvent.village_id)
-                                  .where(DashboardEvent.id > self.last_id)
-                                  .order_by(DashboardEvent.id).limit(self.BUFFER)).all()
-        db.session.rollback()  # end the read transaction at once (SQLite WAL checkpoints, PG pool)
+    def _poll_once(self, engine) -> None:
+        # The connection goes back at once, its read transaction ended (SQLite WAL checkpoints).
+        with engine.connect() as connection:
+            rows = connection.execute(select(DashboardEvent.id, DashboardEvent.village_id)
+                                      .where(DashboardEvent.id > self.last_id)
+                                      .order_by(DashboardEvent.id).limit(self.BUFFER)).all()
         if not rows:
             return
         with self.cond:
@@ -168,7 +176,31 @@ class Hub:
             self.cond.notify_all()
 
 
+def _poller_engine(app):
+    """The poller reads through a connection of its own, not the request pool: under a burst of
+    pushes every pooled connection can be held by a push queued for the database's write lock
+    (SQLite's, for up to its busy timeout), and a poller queued behind them stalled every dashboard
+    of its process for that long (bench: polls 6-20 s late, so Redis wake-ups came to nothing)."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database lives in its pool's connections: share them
+    own = create_engine(engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    configure_engine(own, app.config["SQLITE_BUSY_TIMEOUT_MS"], strict=app.config.get("STRICT_READ_REQUESTS", False))
+    return own
+
+
 _HUB_LOCK = threading.Lock()
+_RECHECKS: ThreadPoolExecutor | None = None
+
+
+def _rechecks() -> ThreadPoolExecutor:
+    """The few threads per process that re-check streaming viewers (a handful of connections at
+    most, however many streams are open)."""
+    global _RECHECKS
+    with _HUB_LOCK:
+        if _RECHECKS is None:
+            _RECHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fieldapp-live-recheck")
+        return _RECHECKS
 
 
 def hub_for(app) -> Hub:
@@ -230,6 +262,7 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
         keepalive = setting(app, "DASHBOARD_KEEPALIVE_SECONDS")
         recheck_every = setting(app, "DASHBOARD_RECHECK_SECONDS")
         next_recheck = time.monotonic() + recheck_every
+        check = None  # the re-check of the viewer under way
         last_write = time.monotonic()
         first = True
         while True:
@@ -237,13 +270,22 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
             if not first:
                 if now >= end:
                     return
+                wake_at = min(end, now + keepalive, next_recheck if check is None else end)
                 with hub.cond:
-                    hub.cond.wait_for(lambda seen=cursor: hub.last_id > seen,
-                                      timeout=max(0.01, min(end - now, keepalive, next_recheck - now)))
+                    hub.cond.wait_for(lambda seen=cursor, check=check: hub.last_id > seen
+                                      or (check is not None and check.done()),
+                                      timeout=max(0.01, wake_at - now))
             first = False
-            if time.monotonic() >= next_recheck:
+            # The re-check runs beside the stream, not in it: it needs a database connection,
+            # which a burst of pushes can keep busy for seconds, and deliveries must not wait for
+            # that (bench: one dashboard 6 s late). Until it answers, the stream goes on as before.
+            if check is None and time.monotonic() >= next_recheck:
+                check = _rechecks().submit(still_allowed)
+                check.add_done_callback(lambda _done: hub.wake())
+            if check is not None and check.done():
+                allowed, check = check.result(), None
                 next_recheck = time.monotonic() + recheck_every
-                if not still_allowed():
+                if not allowed:
                     yield sse("revoked", {})
                     return
             newest, changed = hub.since(cursor)

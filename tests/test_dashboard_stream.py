@@ -398,3 +398,39 @@ def test_with_real_redis_a_long_push_reaches_an_open_dashboard_when_it_commits(m
     changes = [(at, chunk) for at, chunk in received if b"event: change" in chunk]
     assert changes and str(east_id).encode() in changes[0][1]
     assert changes[0][0] - committed < 2  # woken by the commit's wake-up, not by the 30 s safety poll
+
+
+def test_streams_deliver_while_every_pooled_connection_of_their_process_is_taken(make_app):
+    """A burst of pushes can hold every connection of a process's pool (each waiting for the
+    database's write lock). The poller and the viewers' re-checks must not queue behind them: they
+    did, and every dashboard of the process stalled for as long (bench: 6-20 s)."""
+    app = make_app(**{**FAST, "DASHBOARD_STREAM_SECONDS": 2, "DASHBOARD_RECHECK_SECONDS": 0.3,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 4}})
+    writer = make_app(**FAST)
+    with app.app_context():
+        town, (east, _west) = make_town()
+        east_id = east.id
+        client = signed_in(app, make_account(town, "supervisor"))
+        response = client.get(f"/progress/events?after={cursor_now()}", buffered=False)
+        chunks = iter(response.response)
+        next(chunks)  # streaming: the request gave its connection back
+        db.session.remove()
+        held = db.engine.connect()  # ... and now a push holds the only one
+        try:
+            received: list[bytes] = []
+
+            def read():
+                for chunk in chunks:
+                    received.append(chunk)
+                    if b"event: change" in chunk:
+                        return
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            with writer.app_context():  # another process commits a change
+                make_house(db.session.get(Village, east_id), collected=True)
+            reader.join(3)
+        finally:
+            held.close()
+        response.close()
+    assert any(b"event: change" in chunk and str(east_id).encode() in chunk for chunk in received)
