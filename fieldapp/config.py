@@ -12,6 +12,8 @@ import secrets
 import time
 from pathlib import Path
 
+from .rules import days
+
 ENV_PREFIX = "FIELDAPP_"
 
 
@@ -43,7 +45,7 @@ class Defaults:
     # UI language: Chinese first, English switchable.
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     LANGUAGES = ("zh_Hans_CN", "en")
-    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"
+    BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"  # also the zone of the town's calendar day (rules/days.py)
 
     # Collection IDs: a fresh activation code is valid this long, once.
     ACTIVATION_HOURS = 72
@@ -99,6 +101,8 @@ def load_config(app, overrides: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "fieldapp.sqlite")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    # The town's calendar day (rules/days.py) is counted in the zone pages show times in.
+    days.set_zone(app.config["BABEL_DEFAULT_TIMEZONE"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**engine_options(app.config), **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
 

@@ -1,14 +1,9 @@
-"""Live dashboards: which villages changed, told to every process through the database.
+"""Live dashboards, reader side: which villages changed, told to every open dashboard stream.
 
-Writers call note_village_changed() inside their transaction; one DashboardEvent row per village
-and kind is added when the transaction commits, so a rolled-back write tells nobody. Dashboard
-streams (any worker process) read the rows after their cursor. The database is the only channel
-that needs no extra service; Redis, when configured, only speeds up the fan-out.
-
-The same transactions keep the dashboard's daily figures (models/progress.py): note_counter_delta()
-is called next to every progress-counter increment (records._bump_counter), and a flush hook counts
-each new Change and Visit per collector and day. Both are upserts of one small row, so they cost one
-statement and stay right under savepoints (a sync item rolled back alone takes its figures with it).
+The writers' side is fieldapp/changefeed.py: every write transaction adds DashboardEvent rows for
+the villages it changed, committed with the change. Here those rows are read and fanned out; the
+database is the only channel that needs no extra service, Redis (when configured) only speeds the
+fan-out up.
 
 Fan-out (Hub): per process ONE poller thread reads the DashboardEvent rows after the last id it saw
 every DASHBOARD_POLL_SECONDS and wakes every waiting stream (threading.Condition). 200 open
@@ -26,21 +21,17 @@ import logging
 import threading
 import time
 from collections import deque
-from datetime import date, datetime, timedelta
-from zoneinfo import ZoneInfo
+from concurrent.futures import ThreadPoolExecutor
+from datetime import datetime, timedelta
 
-from sqlalchemy import case, delete, event, func, select, text
-from sqlalchemy.orm import Session
+from sqlalchemy import create_engine, delete, func, select
 
-from .database import set_write_intent, write_transaction
+from .changefeed import CHANNEL, redis_client
+from .database import configure_engine, set_write_intent, write_transaction
 from .extensions import db
-from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
-from .rules.tips import local_day as rules_local_day
+from .models import DashboardEvent
 
 log = logging.getLogger(__name__)
-
-_PENDING = "fieldapp.live.pending"
-CHANNEL = "fieldapp:dashboard"
 
 DEFAULTS = {
     "DASHBOARD_POLL_SECONDS": 0.5,       # database poll per process (the 2 s budget: poll + refetch)
@@ -54,7 +45,6 @@ DEFAULTS = {
     "DASHBOARD_BUSY_RETRY_MS": 15000,    # ... and when this process has no stream slot free
     "DASHBOARD_EVENTS_KEEP_HOURS": 24,   # older DashboardEvent rows are pruned
     "DASHBOARD_POLLER_IDLE_SECONDS": 30,  # the poller stops this long after the last stream ended
-    "REDIS_URL": None,                   # FIELDAPP_REDIS_URL: optional fan-out, e.g. redis://127.0.0.1:6379/0
 }
 
 
@@ -70,180 +60,6 @@ def setting(app, name: str):
     if name not in app.config and app.testing and name in TESTING_DEFAULTS:
         return TESTING_DEFAULTS[name]
     return app.config.get(name, DEFAULTS[name])
-
-
-def _zone():
-    from flask import current_app, has_app_context
-    name = current_app.config.get("BABEL_DEFAULT_TIMEZONE", "UTC") if has_app_context() else "UTC"
-    return ZoneInfo(name)
-
-
-def local_today() -> date:
-    """Today in the town's time zone (BABEL_DEFAULT_TIMEZONE): the day dashboards count in."""
-    return datetime.now(_zone()).date()
-
-
-def local_day(moment: datetime | None) -> date:
-    """The town's calendar day of a stored moment (stored naive in UTC)."""
-    if moment is None:
-        return local_today()
-    return rules_local_day(moment, _zone())
-
-
-def _day_of(column, dialect: str):
-    # The town's calendar day of a UTC column, in SQL (the zone's offset now: Chinese time has no DST).
-    hours = int(datetime.now(_zone()).utcoffset().total_seconds() // 3600)
-    if dialect == "postgresql":
-        return func.date(column + text(f"interval '{hours} hours'"))
-    return func.date(column, f"{hours:+d} hours")
-
-
-# --- writers: the event feed ----------------------------------------------------------------------
-
-def note_village_changed(village_id: int, kind: str = "change") -> None:
-    """Record that `village_id`'s figures changed in the current transaction (once per village and
-    kind, however many records the transaction touches: a 1,000-item push adds a handful of rows)."""
-    pending = db.session.info.setdefault(_PENDING, set())
-    if (village_id, kind) in pending:
-        return
-    pending.add((village_id, kind))
-    db.session.add(DashboardEvent(village_id=village_id, kind=kind))
-
-
-@event.listens_for(Session, "after_commit")
-def _committed(session) -> None:
-    # Each transaction notes its villages afresh; with Redis, wake every process's poller now.
-    if session.info.pop(_PENDING, None):
-        _publish_wakeup()
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget(session) -> None:
-    session.info.pop(_PENDING, None)
-
-
-# --- writers: daily figures -----------------------------------------------------------------------
-
-def _upsert(connection, table, keys: dict, amounts: dict) -> None:
-    """INSERT the row or add `amounts` to the existing one, atomically (ON CONFLICT DO UPDATE exists
-    with the same syntax on SQLite >= 3.24 and PostgreSQL)."""
-    if connection.dialect.name == "postgresql":
-        from sqlalchemy.dialects.postgresql import insert
-    else:
-        from sqlalchemy.dialects.sqlite import insert
-    stmt = insert(table).values({**keys, **amounts})
-    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
-                                      set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
-    connection.execute(stmt)
-
-
-def note_counter_delta(village_id: int, deltas: dict[str, int]) -> None:
-    """Add a progress-counter change to the village's figures for today (the day it reached the
-    server): the chart's cumulative line is the running sum of these rows."""
-    amounts = {"people": 0, "houses": 0, "orgs": 0}
-    amounts.update({k: v for k, v in deltas.items() if k in amounts})
-    _upsert(db.session.connection(), VillageDay.__table__, {"village_id": village_id, "day": local_today()},
-            amounts)
-
-
-@event.listens_for(Session, "after_flush")
-def _count_collector_work(session, _context) -> None:
-    # Every Change and Visit a collector causes is counted here, whoever wrote it (web form, sync,
-    # the doors helper's visits), without each writer having to remember.
-    work = []
-    for obj in session.new:
-        if isinstance(obj, Change) and obj.collected_by_id is not None:
-            work.append((obj.collected_by_id, obj.village_id, obj.collected_at,
-                         {"records": 1, "door_proof": int(bool(obj.door_proof))}))
-        elif isinstance(obj, Visit) and obj.account_id is not None:
-            work.append((obj.account_id, obj.village_id, obj.at, {"visits": 1, "scans": int(obj.method == "scan")}))
-    add_collector_work(session.connection(), work)
-
-
-def add_collector_work(connection, work) -> None:
-    """Add `work` — (account_id, village_id, moment, {records|door_proof|visits|scans: n}) — to the
-    per-collector daily figures, one upsert per collector, village and day. Counted on the day the
-    work was done (the phone's clock, as the Change and Visit rows keep it), so a phone that syncs
-    tomorrow still credits today, as a rebuild from the rows would. Writers that insert Change rows
-    with executemany (which the flush hook above does not see) call this themselves."""
-    tally: dict[tuple[int, int, date], dict[str, int]] = {}
-    days: dict = {}
-    for account_id, village_id, moment, amounts in work:
-        if moment not in days:
-            days[moment] = local_day(moment)
-        row = tally.setdefault((account_id, village_id, days[moment]), _zero())
-        for name, n in amounts.items():
-            row[name] += n
-    for (account_id, village_id, day), amounts in tally.items():
-        _upsert(connection, CollectorDay.__table__,
-                {"account_id": account_id, "village_id": village_id, "day": day}, amounts)
-
-
-def _zero() -> dict[str, int]:
-    return {"records": 0, "door_proof": 0, "visits": 0, "scans": 0}
-
-
-def rebuild_daily() -> None:
-    """Rebuild both daily tables from the records (repair tool, and for bulk loads such as the demo
-    that insert rows without the ORM). A village's day figures are the records living/open now,
-    dated by when each was first collected, so their running sum ends at today's counters; the
-    people who have since left are not in the history (the counters never count them either)."""
-    session = db.session
-    session.execute(delete(VillageDay))
-    session.execute(delete(CollectorDay))
-    dialect = session.connection().dialect.name
-
-    def day_of(column):  # 'YYYY-MM-DD' on SQLite, a date on PostgreSQL
-        return _day_of(column, dialect)
-    first_new = {}  # entity -> select(entity_id, first collected_at)
-    for entity in ("person", "organisation"):
-        first_new[entity] = (select(Change.entity_id.label("eid"), func.min(Change.collected_at).label("at"))
-                             .where(Change.entity == entity, Change.kind == "new")
-                             .group_by(Change.entity_id).subquery())
-    figures: dict[tuple[int, date], dict[str, int]] = {}
-
-    def add(rows, name):
-        for village_id, day, count in rows:
-            if day is None:
-                continue
-            day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
-            figures.setdefault((village_id, day), {"people": 0, "houses": 0, "orgs": 0})[name] += count
-
-    for model, entity, name, alive in ((Person, "person", "people", Person.status == "living"),
-                                       (Organisation, "organisation", "orgs", Organisation.status == "open")):
-        sub = first_new[entity]
-        when = day_of(func.coalesce(sub.c.at, model.created_at))
-        add(session.execute(select(model.village_id, when, func.count())
-                            .outerjoin(sub, sub.c.eid == model.id).where(alive)
-                            .group_by(model.village_id, when)), name)
-    add(session.execute(select(House.village_id, day_of(House.collected_at), func.count())
-                        .where(House.collected_at.is_not(None))
-                        .group_by(House.village_id, day_of(House.collected_at))), "houses")
-    if figures:
-        session.execute(VillageDay.__table__.insert(),
-                        [{"village_id": v, "day": d, **f} for (v, d), f in figures.items()])
-
-    work: dict[tuple[int, int, date], dict[str, int]] = {}
-    for account_id, village_id, day, records, proof in session.execute(
-            select(Change.collected_by_id, Change.village_id, day_of(Change.collected_at), func.count(),
-                   func.sum(case((Change.door_proof.is_(True), 1), else_=0)))
-            .where(Change.collected_by_id.is_not(None))
-            .group_by(Change.collected_by_id, Change.village_id, day_of(Change.collected_at))):
-        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
-        row = work.setdefault((account_id, village_id, day), _zero())
-        row["records"] += records
-        row["door_proof"] += int(proof or 0)
-    for account_id, village_id, day, visits, scans in session.execute(
-            select(Visit.account_id, Visit.village_id, day_of(Visit.at), func.count(),
-                   func.sum(case((Visit.method == "scan", 1), else_=0)))
-            .group_by(Visit.account_id, Visit.village_id, day_of(Visit.at))):
-        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
-        row = work.setdefault((account_id, village_id, day), _zero())
-        row["visits"] += visits
-        row["scans"] += int(scans or 0)
-    if work:
-        session.execute(CollectorDay.__table__.insert(),
-                        [{"account_id": a, "village_id": v, "day": d, **f} for (a, v, d), f in work.items()])
 
 
 # --- readers: one poller per process --------------------------------------------------------------
@@ -290,6 +106,11 @@ class Hub:
             self.streams -= 1
             self.last_stream_at = time.monotonic()
 
+    def wake(self) -> None:
+        """Let every waiting stream look again (a re-check of its viewer has answered)."""
+        with self.cond:
+            self.cond.notify_all()
+
     def since(self, cursor: int) -> tuple[int, list[int] | None]:
         """(newest id, villages changed after `cursor`); None for the villages when the cursor is
         older than this process's buffer (the caller reads the database instead)."""
@@ -307,15 +128,14 @@ class Hub:
         # SQLite's write lock; prune() asks for it explicitly.
         set_write_intent("GET")
         with self.app.app_context():
-            try:
-                start = latest_event_id()
-                with self.cond:
-                    # (Re)start from the newest event: a stream with an older cursor reads its
-                    # backlog from the database once (_events_after), nobody waits for a replay.
-                    self.events.clear()
-                    self.floor = self.last_id = start
-            finally:
-                db.session.remove()
+            engine = _poller_engine(self.app)
+            with engine.connect() as connection:
+                start = connection.scalar(select(func.max(DashboardEvent.id))) or 0
+            with self.cond:
+                # (Re)start from the newest event: a stream with an older cursor reads its
+                # backlog from the database once (_events_after), nobody waits for a replay.
+                self.events.clear()
+                self.floor = self.last_id = start
             self.ready.set()
             while True:
                 with self.cond:
@@ -325,7 +145,7 @@ class Hub:
                         self.thread = None
                         break
                 try:
-                    self._poll_once()
+                    self._poll_once(engine)
                     if time.monotonic() >= next_prune:
                         prune(setting(self.app, "DASHBOARD_EVENTS_KEEP_HOURS"))
                         next_prune = time.monotonic() + 600
@@ -334,14 +154,17 @@ class Hub:
                 finally:
                     db.session.remove()
                 _wait_for_wakeup(pubsub, poll)
+            if engine is not db.engine:
+                engine.dispose()
         if pubsub is not None:
             pubsub.close()
 
-    def _poll_once(self) -> None:
-        rows = db.session.execute(select(DashboardEvent.id, DashboardEvent.village_id)
-                                  .where(DashboardEvent.id > self.last_id)
-                                  .order_by(DashboardEvent.id).limit(self.BUFFER)).all()
-        db.session.rollback()  # end the read transaction at once (SQLite WAL checkpoints, PG pool)
+    def _poll_once(self, engine) -> None:
+        # The connection goes back at once, its read transaction ended (SQLite WAL checkpoints).
+        with engine.connect() as connection:
+            rows = connection.execute(select(DashboardEvent.id, DashboardEvent.village_id)
+                                      .where(DashboardEvent.id > self.last_id)
+                                      .order_by(DashboardEvent.id).limit(self.BUFFER)).all()
         if not rows:
             return
         with self.cond:
@@ -353,7 +176,31 @@ class Hub:
             self.cond.notify_all()
 
 
+def _poller_engine(app):
+    """The poller reads through a connection of its own, not the request pool: under a burst of
+    pushes every pooled connection can be held by a push queued for the database's write lock
+    (SQLite's, for up to its busy timeout), and a poller queued behind them stalled every dashboard
+    of its process for that long (bench: polls 6-20 s late, so Redis wake-ups came to nothing)."""
+    engine = db.engine
+    if engine.dialect.name == "sqlite" and engine.url.database in (None, "", ":memory:"):
+        return engine  # an in-memory database lives in its pool's connections: share them
+    own = create_engine(engine.url, pool_size=1, max_overflow=0, pool_pre_ping=True)
+    configure_engine(own, app.config["SQLITE_BUSY_TIMEOUT_MS"], strict=app.config.get("STRICT_READ_REQUESTS", False))
+    return own
+
+
 _HUB_LOCK = threading.Lock()
+_RECHECKS: ThreadPoolExecutor | None = None
+
+
+def _rechecks() -> ThreadPoolExecutor:
+    """The few threads per process that re-check streaming viewers (a handful of connections at
+    most, however many streams are open)."""
+    global _RECHECKS
+    with _HUB_LOCK:
+        if _RECHECKS is None:
+            _RECHECKS = ThreadPoolExecutor(max_workers=4, thread_name_prefix="fieldapp-live-recheck")
+        return _RECHECKS
 
 
 def hub_for(app) -> Hub:
@@ -415,6 +262,7 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
         keepalive = setting(app, "DASHBOARD_KEEPALIVE_SECONDS")
         recheck_every = setting(app, "DASHBOARD_RECHECK_SECONDS")
         next_recheck = time.monotonic() + recheck_every
+        check = None  # the re-check of the viewer under way
         last_write = time.monotonic()
         first = True
         while True:
@@ -422,13 +270,22 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
             if not first:
                 if now >= end:
                     return
+                wake_at = min(end, now + keepalive, next_recheck if check is None else end)
                 with hub.cond:
-                    hub.cond.wait_for(lambda seen=cursor: hub.last_id > seen,
-                                      timeout=max(0.01, min(end - now, keepalive, next_recheck - now)))
+                    hub.cond.wait_for(lambda seen=cursor, check=check: hub.last_id > seen
+                                      or (check is not None and check.done()),
+                                      timeout=max(0.01, wake_at - now))
             first = False
-            if time.monotonic() >= next_recheck:
+            # The re-check runs beside the stream, not in it: it needs a database connection,
+            # which a burst of pushes can keep busy for seconds, and deliveries must not wait for
+            # that (bench: one dashboard 6 s late). Until it answers, the stream goes on as before.
+            if check is None and time.monotonic() >= next_recheck:
+                check = _rechecks().submit(still_allowed)
+                check.add_done_callback(lambda _done: hub.wake())
+            if check is not None and check.done():
+                allowed, check = check.result(), None
                 next_recheck = time.monotonic() + recheck_every
-                if not still_allowed():
+                if not allowed:
                     yield sse("revoked", {})
                     return
             newest, changed = hub.since(cursor)
@@ -459,49 +316,30 @@ def stream(app, cursor: int, villages: frozenset[int], still_allowed):
 
 # --- optional Redis fan-out -----------------------------------------------------------------------
 
-def _redis_client(app):
-    url = setting(app, "REDIS_URL")
-    if not url:
-        return None
-    clients = app.extensions.setdefault("fieldapp.redis", {})
-    if url not in clients:
-        try:
-            import redis  # optional dependency: only needed when FIELDAPP_REDIS_URL is set
-        except ImportError:
-            log.warning("FIELDAPP_REDIS_URL is set but redis-py is not installed: polling the database")
-            clients[url] = None
-        else:
-            clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
-    return clients[url]
-
-
-def _publish_wakeup() -> None:
-    from flask import current_app, has_app_context
-    if not has_app_context():
-        return
-    client = _redis_client(current_app)
-    if client is None:
-        return
-    try:
-        client.publish(CHANNEL, "1")
-    except Exception:  # Redis down: the database poll still delivers, a little later
-        log.warning("dashboard wake-up via Redis failed", exc_info=True)
-
-
-def _redis_subscribe(app):
-    client = _redis_client(app)
+def _redis_subscribe(app, confirm_seconds: float = 2.0):
+    """Subscribe to the writers' wake-ups (changefeed.CHANNEL), or None: poll the database only.
+    Returns once Redis has confirmed the subscription: the poller reads its starting point after
+    that, so no commit can fall between the two unannounced."""
+    client = redis_client(app)
     if client is None:
         return None
     try:
-        pubsub = client.pubsub(ignore_subscribe_messages=True)
+        pubsub = client.pubsub()
         pubsub.subscribe(CHANNEL)
-        return pubsub
+        deadline = time.monotonic() + confirm_seconds
+        while time.monotonic() < deadline:
+            message = pubsub.get_message(timeout=max(0.0, deadline - time.monotonic()))
+            if message is not None and message["type"] == "subscribe":
+                return pubsub
+        raise TimeoutError("no subscription confirmed")
     except Exception:
         log.warning("Redis subscribe failed: polling the database", exc_info=True)
         return None
 
 
 def _wait_for_wakeup(pubsub, timeout: float) -> None:
+    """Return after `timeout` or as soon as a wake-up arrives (any message: after a reconnect redis-py
+    re-subscribes, and that confirmation is worth a poll too, since wake-ups were lost meanwhile)."""
     if pubsub is None:
         time.sleep(timeout)
         return
@@ -515,3 +353,4 @@ def _wait_for_wakeup(pubsub, timeout: float) -> None:
                 break
     except Exception:
         time.sleep(timeout)
+

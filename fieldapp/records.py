@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 
 from .extensions import db
-from .live import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
+from .changefeed import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
 from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, Village, VillageCounter,
                      utcnow)
 from .rules.address import address_key
@@ -534,7 +534,7 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int]) -> dict[str, int
 
 def _count_collector_work(changes: list[dict]) -> None:
     """The per-collector daily figures for Change rows inserted with executemany (the ORM flush hook
-    in live.py counts only rows it flushes)."""
+    in changefeed.py counts only rows it flushes)."""
     add_collector_work(db.session.connection(), [
         (c["collected_by_id"], c["village_id"], c["collected_at"], {"records": 1, "door_proof": int(bool(c["door_proof"]))})
         for c in changes if c["collected_by_id"] is not None])

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from datetime import datetime, timedelta
 
 import pytest
 from sqlalchemy import func, select, update
 
-from fieldapp import accounts, live
+from fieldapp import accounts, changefeed, live
+from fieldapp.database import set_write_intent
 from fieldapp.extensions import db
 from fieldapp.models import Account, DashboardEvent, Village
 
@@ -200,22 +202,27 @@ class FakeRedis:
 
     def __init__(self):
         self.published = []
+        self.on_publish = lambda: None
 
     def publish(self, channel, message):
+        self.on_publish()
         self.published.append((channel, message))
 
-    def pubsub(self, ignore_subscribe_messages=True):
+    def pubsub(self, ignore_subscribe_messages=False):
         return FakePubSub(self)
 
 
 class FakePubSub:
     def __init__(self, redis):
-        self.redis, self.seen, self.channels = redis, 0, []
+        self.redis, self.seen, self.channels, self.confirmations = redis, 0, [], []
 
     def subscribe(self, channel):
         self.channels.append(channel)
+        self.confirmations = [{"type": "subscribe", "channel": channel, "data": 1}]
 
     def get_message(self, timeout=0):
+        if self.confirmations:
+            return self.confirmations.pop()
         if self.seen < len(self.redis.published):
             self.seen += 1
             return {"type": "message", "data": b"1"}
@@ -233,15 +240,82 @@ def test_with_redis_a_commit_publishes_one_wake_up_and_a_rollback_none(make_app)
         town, (east, west) = make_town()
         fake.published.clear()
         make_house(east, collected=True)
-        assert fake.published == [(live.CHANNEL, "1")]
-        live.note_village_changed(west.id)
+        assert fake.published == [(changefeed.CHANNEL, "1")]
+        changefeed.note_village_changed(west.id)
         db.session.rollback()
         assert len(fake.published) == 1
         pubsub = live._redis_subscribe(app)
-        assert pubsub.channels == [live.CHANNEL]
+        assert pubsub.channels == [changefeed.CHANNEL]
         started = datetime.now()
         live._wait_for_wakeup(pubsub, 5)  # a wake-up is waiting: returns at once
         assert (datetime.now() - started).total_seconds() < 1
+
+
+def _events_seen_elsewhere() -> int:
+    """DashboardEvent rows another connection sees now (what another process's poller would read)."""
+    set_write_intent("GET")  # a plain read: never queue behind the writer's lock on SQLite
+    try:
+        with db.engine.connect() as other:
+            return other.scalar(select(func.count()).select_from(DashboardEvent))
+    finally:
+        set_write_intent("POST")
+
+
+def test_the_wake_up_goes_out_when_the_transaction_commits_not_when_a_savepoint_is_released(make_app):
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too. A sync push writes in savepoints
+    # (one per item, one per bulk flush): publishing there woke other processes before the row was
+    # committed, their poll found nothing, and the real commit published nothing (bench: thousands
+    # of dashboard deliveries late by the 5 s safety poll).
+    app = make_app(REDIS_URL="redis://fake", **FAST)
+    fake = FakeRedis()
+    app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    seen_at_publish = []
+    fake.on_publish = lambda: seen_at_publish.append(_events_seen_elsewhere())
+    with app.app_context():
+        town, (east, _west) = make_town()
+        db.session.commit()
+        fake.published.clear()
+        before = _events_seen_elsewhere()
+        with db.session.begin_nested():
+            changefeed.note_village_changed(east.id)
+        assert fake.published == []  # only a savepoint was released: nothing is visible yet
+        db.session.commit()
+        assert fake.published == [(changefeed.CHANNEL, "1")]
+        assert seen_at_publish == [before + 1]  # when the wake-up goes out, the row is there to read
+
+
+def test_a_rolled_back_item_keeps_the_wake_up_of_the_items_before_it(make_app):
+    # A push whose second item is refused (its savepoint rolled back) still commits the first.
+    app = make_app(REDIS_URL="redis://fake", **FAST)
+    fake = FakeRedis()
+    app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    with app.app_context():
+        town, (east, west) = make_town()
+        db.session.commit()
+        fake.published.clear()
+        start = cursor_now()
+        with db.session.begin_nested():
+            changefeed.note_village_changed(east.id)
+        with pytest.raises(ZeroDivisionError), db.session.begin_nested():
+            changefeed.note_village_changed(west.id)
+            db.session.flush()
+            raise ZeroDivisionError  # an item that fails inside its savepoint
+        db.session.commit()
+        assert fake.published == [(changefeed.CHANNEL, "1")]
+        assert db.session.scalars(select(DashboardEvent.village_id).where(DashboardEvent.id > start)).all() == [east.id]
+
+
+def test_a_village_noted_again_after_its_savepoint_rolled_back_still_gets_its_row(fast_app):
+    town, (east, _west) = make_town()
+    db.session.commit()
+    start = cursor_now()
+    with pytest.raises(ZeroDivisionError), db.session.begin_nested():
+        changefeed.note_village_changed(east.id)
+        raise ZeroDivisionError
+    changefeed.note_village_changed(east.id)  # the first row went with its savepoint
+    changefeed.note_village_changed(east.id)  # ... and this one is the same change again
+    db.session.commit()
+    assert db.session.scalars(select(DashboardEvent.village_id).where(DashboardEvent.id > start)).all() == [east.id]
 
 
 def test_without_redis_py_the_database_poll_still_delivers(make_app, monkeypatch):
@@ -256,7 +330,7 @@ def test_without_redis_py_the_database_poll_still_delivers(make_app, monkeypatch
     monkeypatch.setattr(builtins, "__import__", no_redis)
     app = make_app(REDIS_URL="redis://127.0.0.1:1/0", **FAST)
     with app.app_context():
-        assert live._redis_client(app) is None
+        assert changefeed.redis_client(app) is None
         town, (east, _west) = make_town()
         client = signed_in(app, make_account(town, "supervisor"))
         start = cursor_now()
@@ -285,4 +359,78 @@ def test_a_real_redis_wakes_another_process_at_once(make_app):
     with listener.app_context():
         got = pubsub.get_message(timeout=2)
         pubsub.close()
-    assert got is not None and got["type"] == "message" and got["channel"].decode() == live.CHANNEL
+    assert got is not None and got["type"] == "message" and got["channel"].decode() == changefeed.CHANNEL
+
+
+@pytest.mark.skipif(not os.environ.get("FIELDAPP_TEST_REDIS_URL"),
+                    reason="set FIELDAPP_TEST_REDIS_URL (CI does) to test the Redis wake-up against a real server")
+def test_with_real_redis_a_long_push_reaches_an_open_dashboard_when_it_commits(make_app):
+    """The whole fan-out through a real Redis: a writer releases a savepoint (as a push does per
+    item) and commits a little later; the open stream must name the village right after the commit,
+    not at the safety poll (30 s here), which is what happened when the savepoint's release woke
+    the poller before anything was committed."""
+    url = os.environ["FIELDAPP_TEST_REDIS_URL"]
+    app = make_app(REDIS_URL=url, **{**FAST, "DASHBOARD_REDIS_POLL_SECONDS": 30, "DASHBOARD_STREAM_SECONDS": 4})
+    with app.app_context():
+        town, (east, _west) = make_town()
+        east_id = east.id
+        client = signed_in(app, make_account(town, "supervisor"))
+        response = client.get(f"/progress/events?after={cursor_now()}", buffered=False)
+        chunks = iter(response.response)
+        next(chunks)  # the stream is open: its poller is subscribed and has read the feed once
+        received: list[tuple[float, bytes]] = []
+
+        def read():
+            for chunk in chunks:
+                received.append((time.monotonic(), chunk))
+                if b"event: change" in chunk:
+                    return
+
+        reader = threading.Thread(target=read)
+        reader.start()
+        with db.session.begin_nested():  # one item of a push
+            changefeed.note_village_changed(east_id)
+        time.sleep(0.3)  # ... the rest of the push
+        db.session.commit()
+        committed = time.monotonic()
+        reader.join(5)
+        response.close()
+    changes = [(at, chunk) for at, chunk in received if b"event: change" in chunk]
+    assert changes and str(east_id).encode() in changes[0][1]
+    assert changes[0][0] - committed < 2  # woken by the commit's wake-up, not by the 30 s safety poll
+
+
+def test_streams_deliver_while_every_pooled_connection_of_their_process_is_taken(make_app):
+    """A burst of pushes can hold every connection of a process's pool (each waiting for the
+    database's write lock). The poller and the viewers' re-checks must not queue behind them: they
+    did, and every dashboard of the process stalled for as long (bench: 6-20 s)."""
+    app = make_app(**{**FAST, "DASHBOARD_STREAM_SECONDS": 2, "DASHBOARD_RECHECK_SECONDS": 0.3,
+                      "SQLALCHEMY_ENGINE_OPTIONS": {"pool_size": 1, "max_overflow": 0, "pool_timeout": 4}})
+    writer = make_app(**FAST)
+    with app.app_context():
+        town, (east, _west) = make_town()
+        east_id = east.id
+        client = signed_in(app, make_account(town, "supervisor"))
+        response = client.get(f"/progress/events?after={cursor_now()}", buffered=False)
+        chunks = iter(response.response)
+        next(chunks)  # streaming: the request gave its connection back
+        db.session.remove()
+        held = db.engine.connect()  # ... and now a push holds the only one
+        try:
+            received: list[bytes] = []
+
+            def read():
+                for chunk in chunks:
+                    received.append(chunk)
+                    if b"event: change" in chunk:
+                        return
+
+            reader = threading.Thread(target=read)
+            reader.start()
+            with writer.app_context():  # another process commits a change
+                make_house(db.session.get(Village, east_id), collected=True)
+            reader.join(3)
+        finally:
+            held.close()
+        response.close()
+    assert any(b"event: change" in chunk and str(east_id).encode() in chunk for chunk in received)

@@ -7,11 +7,12 @@ from datetime import date, timedelta
 
 from sqlalchemy import select
 
-from fieldapp import live, records
+from fieldapp import records
 from fieldapp.extensions import db
 from fieldapp.models import CollectorDay, VillageDay
 from fieldapp.progress import chart, data
 from fieldapp.progress.data import overview
+from fieldapp.rules import days
 
 from .builders import make_account, make_house, make_person, make_town
 from .dashboard_builders import add_day, add_tip, add_visit, make_campaign
@@ -44,7 +45,7 @@ def test_as_of_an_earlier_day_takes_back_what_came_later(ctx):
     make_campaign(town)
     for n in range(4):
         make_person(make_house(east, number=str(n), collected=True))
-    today = live.local_today()
+    today = days.today()
     # The maintained table has today's additions; say two of the people came in on 2016-05-01.
     assert db.session.get(VillageDay, (east.id, today)).people == 4
     add_day(east, today, people=-2)
@@ -81,9 +82,9 @@ def test_daily_table_follows_the_counters_and_rebuild_agrees(ctx):
     collector = make_account(town, "collector", [east])
     house = make_house(east, collected=True)
     people = [make_person(house, actor_id=collector.id) for _ in range(3)]
-    records.mark_left(records.Actor(collector.id), people[0], live.local_today(), "搬走", people[0].version)
+    records.mark_left(records.Actor(collector.id), people[0], days.today(), "搬走", people[0].version)
     db.session.commit()
-    today = live.local_today()
+    today = days.today()
     row = db.session.get(VillageDay, (east.id, today))
     assert (row.people, row.houses) == (2, 1)  # 3 in, 1 out; the house registered at the door
     work = db.session.get(CollectorDay, (collector.id, east.id, today))
@@ -103,7 +104,7 @@ def test_a_rolled_back_savepoint_takes_its_daily_figures_with_it(ctx):
         records.add_person(records.Actor(None), house, _person())
         savepoint.rollback()
     db.session.commit()
-    assert db.session.get(VillageDay, (east.id, live.local_today())).people == 0
+    assert db.session.get(VillageDay, (east.id, days.today())).people == 0
 
 
 def _person():
@@ -118,7 +119,7 @@ def test_collectors_today_week_door_proof_and_tips(ctx):
     bob = make_account(town, "collector", [west], collection_id="T-BOB")
     make_account(town, "collector", [east], collection_id="T-IDLE")  # idle: listed with zeros
     house = make_house(east, collected=True)
-    as_of = live.local_today()
+    as_of = days.today()
     for _ in range(2):
         make_person(house, actor_id=ann.id)
     make_person(make_house(west, collected=True), actor_id=bob.id)

@@ -6,6 +6,7 @@ from datetime import date, datetime
 import pytest
 
 from fieldapp.rules import tips as rules
+from fieldapp.rules.days import local_day
 from fieldapp.rules.badges import badge_status
 from fieldapp.rules.permissions import ROLES, can
 
@@ -40,7 +41,7 @@ def test_the_day_of_arrival_is_the_local_day_not_the_utc_day():
     # Friday 00:30 in Beijing is still Thursday 16:30 UTC: the tip arrived on Friday.
     arrived = beijing(2026, 3, 6, 0, 30)
     assert arrived.date() == date(2026, 3, 5)
-    assert rules.local_day(arrived) == date(2026, 3, 6)
+    assert local_day(arrived) == date(2026, 3, 6)
     assert rules.due_on(arrived) == date(2026, 3, 11)  # not Tuesday the 10th, as a UTC count would give
     # Thursday 23:59 in Beijing arrived on Thursday.
     assert rules.due_on(beijing(2026, 3, 5, 23, 59)) == date(2026, 3, 10)

@@ -30,10 +30,10 @@ from sqlalchemy import select
 from .. import scope
 from ..accounts import audit
 from ..extensions import db
-from ..models import Account, Photo, Town, utcnow
+from ..models import Account, Photo, Town
 from ..rules.badges import TOKEN_BYTES, badge_status
-from ..rules.tips import local_day
 from ..photos import PHOTO_MAX_BYTES, PhotoError, photo_path
+from ..rules.days import local_day, today as local_today
 
 bp = Blueprint("badges", __name__)
 
@@ -83,7 +83,7 @@ def _account_or_404(account_id: int) -> Account:
 
 
 def status_of(account: Account, today=None) -> str:
-    today = today or local_day(utcnow())
+    today = today or local_today()
     return badge_status(today, account.valid_from, account.valid_until, account.revoked_at,
                         local_day(account.issued_at) if account.issued_at else None)
 
@@ -99,7 +99,7 @@ def verify_url(token: str) -> str:
 def index():
     listed = list(db.session.scalars(select(Account).where(Account.town_id == current_user.town_id)
                                      .order_by(Account.collection_id)))
-    today = local_day(utcnow())
+    today = local_today()
     return render_template("badges/index.html", accounts=listed, status={a.id: status_of(a, today) for a in listed})
 
 

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from wtforms import DateField, DecimalField, FieldList, Form, FormField, StringField
 from wtforms.validators import DataRequired, Length, Optional
 
-from .. import live, scope
+from .. import changefeed, scope
 from ..extensions import db
 from ..models import AuditEvent, Campaign, Phase, Village
 from ..rules import phases as rules
@@ -97,7 +97,7 @@ def _save(form: CampaignForm, campaign: Campaign) -> None:
     db.session.add(AuditEvent(account_id=current_user.id, action="campaign.save", target=f"campaigns:{campaign.id}"))
     # Statuses and targets depend on the phases: every open dashboard of the town refetches.
     for village_id in db.session.scalars(select(Village.id).where(Village.town_id == current_user.town_id)):
-        live.note_village_changed(village_id, "campaign")
+        changefeed.note_village_changed(village_id, "campaign")
     db.session.commit()
 
 

@@ -81,7 +81,7 @@ def fingerprint(villages: list[Village], with_police_only: bool) -> str:
     """A cheap validator (the weak ETag's value) for points(villages): changes whenever the payload may change.
 
     It reads index maxima and small counts, not the houses: registry writes add a DashboardEvent
-    (live.py), visits and tips and conflicts add rows (max id), tips and conflicts leave the open
+    (changefeed.py), visits and tips and conflicts add rows (max id), tips and conflicts leave the open
     set only by changing state (count of open ones). Village names, positions and quotas are in the
     village rows the caller already has."""
     ids = sorted(v.id for v in villages)

@@ -1,6 +1,6 @@
 """Maintained daily figures for the dashboard: what each village gained per day, and what each
 collector did per day. Both are updated in the same transaction as the change that moves them
-(fieldapp/live.py), so the dashboard's chart and per-collector columns read a few hundred small rows
+(fieldapp/changefeed.py), so the dashboard's chart and per-collector columns read a few hundred small rows
 instead of aggregating a million people or changes. `flask --app fieldapp recount` rebuilds them.
 """
 from __future__ import annotations

@@ -23,7 +23,7 @@ from sqlalchemy import case, func, select
 from ..extensions import db
 from ..models import (Account, Campaign, CollectorDay, House, Tip, Town, Village, VillageCounter, VillageDay, Visit,
                       account_villages)
-from ..live import local_today
+from ..rules.days import today as local_today
 from ..rules import campaign as rules
 
 OPEN_TIP_STATES = ("new", "assigned")

@@ -13,7 +13,7 @@ from flask import Blueprint, Response, abort, current_app, jsonify, render_templ
 from flask_login import current_user
 
 from .. import live, scope
-from ..live import local_today
+from ..rules.days import today as local_today
 from ..extensions import db
 from ..rules.permissions import can, is_town_wide
 from . import chart as charts

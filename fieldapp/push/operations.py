@@ -22,7 +22,7 @@ from flask_babel import lazy_gettext as _l
 
 from .. import records
 from ..extensions import db
-from ..live import note_village_changed
+from ..changefeed import note_village_changed
 from ..models import Account, Organisation, Visit, utcnow
 from ..models.field import VISIT_METHODS
 from ..registry import checks

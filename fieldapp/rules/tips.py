@@ -8,8 +8,9 @@ village's collectors; a change must be collected "在3个工作日内"):
   local time (Asia/Shanghai), not in UTC: a tip received at 23:30 on Monday Beijing time arrived on
   Monday. The day of arrival is never counted (as in Civil Code art. 201: a period counted in days
   starts on the next day); day 1 is the first working day after it, and the tip is due at the end of
-  day 3 (``due_on`` is inclusive). Working days skip weekends and public holidays and include
-  make-up working days (调休), per rules.workdays. So a tip arriving on a Monday is due Thursday, on a
+  day 3 (``due_on`` is inclusive). The local day is the town's calendar day (rules/days.py).
+  Working days skip weekends and public holidays and include make-up working days (调休), per
+  rules.workdays. So a tip arriving on a Monday is due Thursday, on a
   Friday or Saturday due the next Wednesday. The day the sender says the change happened does not
   move the deadline: the clock starts when the town learns of it.
 * Overdue: not yet verified (state new or assigned) and today (local) is after ``due_on``.
@@ -36,9 +37,9 @@ Pure functions: no Flask, no database.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from datetime import date, datetime
 
+from .days import local_day
 from .permissions import can
 from .workdays import COLLECT_LIMIT_WORKING_DAYS, add_working_days, working_days_between
 
@@ -47,7 +48,6 @@ STATES = ("new", "assigned", "valid", "invalid", "closed")
 OPEN_STATES = frozenset({"new", "assigned"})  # not yet verified: these can be overdue
 VERIFIED_STATES = frozenset({"valid", "invalid"})
 
-LOCAL_TZ = ZoneInfo("Asia/Shanghai")
 DUE_WORKING_DAYS = COLLECT_LIMIT_WORKING_DAYS  # 3
 
 DETAILS_MAX = 1000  # characters: enough for what a paper 登记表 holds, short enough to stop junk
@@ -76,13 +76,6 @@ class TipRuleError(Exception):
     def __init__(self, code: str):
         super().__init__(code)
         self.code = code
-
-
-def local_day(moment: datetime, tz: ZoneInfo = LOCAL_TZ) -> date:
-    """The local calendar day of a stored timestamp. Naive datetimes are UTC (models._base.utcnow)."""
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return moment.astimezone(tz).date()
 
 
 def due_on(received_at: datetime, limit: int = DUE_WORKING_DAYS) -> date:

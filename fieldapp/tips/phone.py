@@ -22,6 +22,7 @@ from sqlalchemy import select
 from ..extensions import db
 from ..models import Account, House, Tip
 from ..rules import tips as rules
+from ..rules.days import local_day
 from ..rules.address import ADDRESS_PARTS, format_address
 from ..rules.permissions import can
 from . import service
@@ -46,7 +47,7 @@ def task_json(tip: Tip, house_uid: str | None, account: Account, on: date) -> di
     phone number: a public tip's contact stays on the web page, behind its reveal."""
     return {"uid": tip.uid, "village_id": tip.village_id, "house_uid": house_uid, "address_text": tip.address_text,
             "kind": tip.kind, "happened_on": tip.happened_on.isoformat() if tip.happened_on else None,
-            "details": tip.details, "received_on": rules.local_day(tip.received_at).isoformat(),
+            "details": tip.details, "received_on": local_day(tip.received_at).isoformat(),
             "due_on": tip.due_on.isoformat(), "state": tip.state, "mine": tip.assigned_to_id == account.id,
             "overdue": rules.is_overdue(tip.state, tip.due_on, on), "version": tip.version}
 
@@ -60,8 +61,8 @@ def my_tips_for(account: Account) -> list[dict] | None:
     houses = {h.id: h for h in db.session.scalars(
         select(House).where(House.id.in_({t.house_id for t in tips if t.house_id is not None})))} if tips else {}
     return [{"uid": tip.uid, "kind": tip.kind, "place": place_of(tip, houses.get(tip.house_id)),
-             "received_on": rules.local_day(tip.received_at).isoformat(), "state": tip.state, "verdict": tip.verdict,
-             "verified_on": rules.local_day(tip.verified_at).isoformat() if tip.verified_at else None}
+             "received_on": local_day(tip.received_at).isoformat(), "state": tip.state, "verdict": tip.verdict,
+             "verified_on": local_day(tip.verified_at).isoformat() if tip.verified_at else None}
             for tip in tips]
 
 

@@ -4,7 +4,7 @@ tips/views.py and the phone sync (fieldapp/sync.py, op tip.new) call these. Call
 
 The rules themselves (kinds, deadline, states, who may do what) are in rules/tips.py. Here:
 - every write bumps the tip's version, writes an AuditEvent (`tip_<action>`, target `tip:<id>`,
-  never personal data) and notes the village in the live feed (live.note_village_changed(v, "tip"));
+  never personal data) and notes the village in the live feed (changefeed.note_village_changed(v, "tip"));
 - a tip row is locked (SELECT ... FOR UPDATE on PostgreSQL; SQLite serialises writers) before it
   moves, so two collectors taking the same tip at once get one success and one wrong_state;
 - public tips are rate-limited by counting rows in the database (every worker process sees them):
@@ -26,9 +26,10 @@ from sqlalchemy import case, func, select, text
 from .. import scope
 from ..accounts import audit
 from ..extensions import db
-from ..live import note_village_changed
+from ..changefeed import note_village_changed
 from ..photos import keep_photo, process_photo
 from ..models import Account, House, Photo, Tip, Village, Visit, account_villages, new_uid, utcnow
+from ..rules import days
 from ..rules import tips as rules
 from ..rules.address import format_address
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
@@ -69,7 +70,7 @@ class TipError(Exception):
 
 def today() -> date:
     """Today in China (the deadline is counted in local days)."""
-    return rules.local_day(utcnow())
+    return days.today()
 
 
 # Houses ------------------------------------------------------------------------------------------

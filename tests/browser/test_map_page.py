@@ -133,7 +133,7 @@ def test_map_refreshes_a_changed_village_from_the_live_stream(pw, browser, live_
         pytest.skip("no live dashboard stream in this build")
     from playwright.sync_api import expect
 
-    from fieldapp import live
+    from fieldapp import changefeed
     ctx = browser.new_context(**phone_profile(pw))
     ctx.set_default_timeout(15_000)
     page = ctx.new_page()
@@ -148,7 +148,7 @@ def test_map_refreshes_a_changed_village_from_the_live_stream(pw, browser, live_
         house = db.session.scalar(db.select(House).where(House.number == "1").order_by(House.id))  # 东村, not visited
         collector = db.session.scalar(db.select(Account).where(Account.role == "collector"))
         make_visit(house, collector)
-        live.note_village_changed(house.village_id, "visit")
+        changefeed.note_village_changed(house.village_id, "visit")
         db.session.commit()
         village_id = house.village_id
     expect(page.locator('#map-legend [data-count="visited"]')).to_have_text(str(before["visited"] + 1))

@@ -74,7 +74,7 @@ export async function home() {
     r.state === 'rejected' ? [h('p', { class: 'error' }, r.item.result?.reason || t('rejected')),
       h('a', { class: 'button primary', href: `#/fix/${r.item.uid}` }, t('fix'))] : null);
   // What the rewards will count: tips found right at the door this month, in the registry's time
-  // zone like the server's days (rules/tips.py LOCAL_TZ), whatever the phone's own is.
+  // zone like the server's days (rules/days.py DEFAULT_ZONE), whatever the phone's own is.
   const month = new Intl.DateTimeFormat('en-CA', { timeZone: 'Asia/Shanghai' }).format(new Date()).slice(0, 7);
   const validThisMonth = server.filter((x) => x.verdict === 'valid' && (x.verified_on || '').startsWith(month)).length;
   return [h('h1', {}, t('tips_title')),

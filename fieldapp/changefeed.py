@@ -1,0 +1,237 @@
+"""The change feed, writer side: what every write transaction records for the live dashboards.
+
+Writers call note_village_changed() inside their transaction; one DashboardEvent row per village
+and kind is added when the transaction commits, so a rolled-back write tells nobody. The readers
+(fieldapp/live.py: one poller per process, the dashboards' event streams) read those rows; with
+FIELDAPP_REDIS_URL set, a commit that added rows also publishes a wake-up so every process's
+poller reads them at once instead of at its next poll.
+
+The same transactions keep the dashboard's daily figures (models/progress.py): note_counter_delta()
+is called next to every progress-counter increment (records._bump_counter), and a flush hook counts
+each new Change and Visit per collector and day. Both are upserts of one small row, so they cost one
+statement and stay right under savepoints (a sync item rolled back alone takes its figures with it).
+Days are the town's calendar days (rules/days.py).
+
+Nothing here imports the readers: live.py imports this module, never the reverse.
+"""
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime
+
+from sqlalchemy import case, delete, event, func, select, text
+from sqlalchemy.orm import Session
+
+from .extensions import db
+from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
+from .rules import days
+
+log = logging.getLogger(__name__)
+
+_PENDING = "fieldapp.changefeed.pending"  # session.info: (village_id, kind) -> the row added for it
+CHANNEL = "fieldapp:dashboard"  # the Redis pub/sub channel of wake-ups
+
+
+# --- writers: the event feed ----------------------------------------------------------------------
+
+def note_village_changed(village_id: int, kind: str = "change") -> None:
+    """Record that `village_id`'s figures changed in the current transaction (once per village and
+    kind, however many records the transaction touches: a 1,000-item push adds a handful of rows)."""
+    session = db.session()
+    pending = session.info.setdefault(_PENDING, {})
+    added = pending.get((village_id, kind))
+    # A row added inside a savepoint that was rolled back since left the session with it: add again.
+    if added is not None and added in session:
+        return
+    pending[(village_id, kind)] = event_row = DashboardEvent(village_id=village_id, kind=kind)
+    session.add(event_row)
+
+
+@event.listens_for(Session, "after_commit")
+def _committed(session) -> None:
+    # SQLAlchemy fires after_commit for a released SAVEPOINT too, and a sync push releases one per
+    # item: nothing is visible to other processes then. Waking them there made their poll find
+    # nothing, and the real commit had nobody left to tell (the 5 s safety poll delivered instead).
+    if session.in_nested_transaction():
+        return
+    # With Redis, wake every process's poller now that the rows can be read.
+    if session.info.pop(_PENDING, None):
+        _publish_wakeup()
+
+
+@event.listens_for(Session, "after_transaction_end")
+def _forget(session, transaction) -> None:
+    # The next transaction notes its villages afresh. A rolled-back savepoint keeps the set: rows
+    # noted before it are still to be committed (and told), and the ones it took away are no
+    # longer in the session, which note_village_changed checks.
+    if transaction.parent is None:
+        session.info.pop(_PENDING, None)
+
+
+# --- writers: daily figures -----------------------------------------------------------------------
+
+def _upsert(connection, table, keys: dict, amounts: dict) -> None:
+    """INSERT the row or add `amounts` to the existing one, atomically (ON CONFLICT DO UPDATE exists
+    with the same syntax on SQLite >= 3.24 and PostgreSQL)."""
+    if connection.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert
+    stmt = insert(table).values({**keys, **amounts})
+    stmt = stmt.on_conflict_do_update(index_elements=list(keys),
+                                      set_={name: table.c[name] + stmt.excluded[name] for name in amounts})
+    connection.execute(stmt)
+
+
+def note_counter_delta(village_id: int, deltas: dict[str, int]) -> None:
+    """Add a progress-counter change to the village's figures for today (the day it reached the
+    server): the chart's cumulative line is the running sum of these rows."""
+    amounts = {"people": 0, "houses": 0, "orgs": 0}
+    amounts.update({k: v for k, v in deltas.items() if k in amounts})
+    _upsert(db.session.connection(), VillageDay.__table__, {"village_id": village_id, "day": days.today()},
+            amounts)
+
+
+@event.listens_for(Session, "after_flush")
+def _count_collector_work(session, _context) -> None:
+    # Every Change and Visit a collector causes is counted here, whoever wrote it (web form, sync,
+    # the doors helper's visits), without each writer having to remember.
+    work = []
+    for obj in session.new:
+        if isinstance(obj, Change) and obj.collected_by_id is not None:
+            work.append((obj.collected_by_id, obj.village_id, obj.collected_at,
+                         {"records": 1, "door_proof": int(bool(obj.door_proof))}))
+        elif isinstance(obj, Visit) and obj.account_id is not None:
+            work.append((obj.account_id, obj.village_id, obj.at, {"visits": 1, "scans": int(obj.method == "scan")}))
+    add_collector_work(session.connection(), work)
+
+
+def add_collector_work(connection, work) -> None:
+    """Add `work` — (account_id, village_id, moment, {records|door_proof|visits|scans: n}) — to the
+    per-collector daily figures, one upsert per collector, village and day. Counted on the day the
+    work was done (the phone's clock, as the Change and Visit rows keep it), so a phone that syncs
+    tomorrow still credits today, as a rebuild from the rows would. Writers that insert Change rows
+    with executemany (which the flush hook above does not see) call this themselves."""
+    tally: dict[tuple[int, int, date], dict[str, int]] = {}
+    day_of: dict = {}
+    for account_id, village_id, moment, amounts in work:
+        if moment not in day_of:
+            # No moment yet (the column's default fills it at insert time): that is now.
+            day_of[moment] = days.local_day(moment) if moment is not None else days.today()
+        row = tally.setdefault((account_id, village_id, day_of[moment]), _zero())
+        for name, n in amounts.items():
+            row[name] += n
+    for (account_id, village_id, day), amounts in tally.items():
+        _upsert(connection, CollectorDay.__table__,
+                {"account_id": account_id, "village_id": village_id, "day": day}, amounts)
+
+
+def _zero() -> dict[str, int]:
+    return {"records": 0, "door_proof": 0, "visits": 0, "scans": 0}
+
+
+def _day_of(column, dialect: str):
+    # The town's calendar day of a UTC column (rules/days.py), in SQL: the zone's offset now, since
+    # Chinese time has no DST.
+    hours = int(datetime.now(days.zone()).utcoffset().total_seconds() // 3600)
+    if dialect == "postgresql":
+        return func.date(column + text(f"interval '{hours} hours'"))
+    return func.date(column, f"{hours:+d} hours")
+
+
+def rebuild_daily() -> None:
+    """Rebuild both daily tables from the records (repair tool, and for bulk loads such as the demo
+    that insert rows without the ORM). A village's day figures are the records living/open now,
+    dated by when each was first collected, so their running sum ends at today's counters; the
+    people who have since left are not in the history (the counters never count them either)."""
+    session = db.session
+    session.execute(delete(VillageDay))
+    session.execute(delete(CollectorDay))
+    dialect = session.connection().dialect.name
+
+    def day_of(column):  # 'YYYY-MM-DD' on SQLite, a date on PostgreSQL
+        return _day_of(column, dialect)
+    first_new = {}  # entity -> select(entity_id, first collected_at)
+    for entity in ("person", "organisation"):
+        first_new[entity] = (select(Change.entity_id.label("eid"), func.min(Change.collected_at).label("at"))
+                             .where(Change.entity == entity, Change.kind == "new")
+                             .group_by(Change.entity_id).subquery())
+    figures: dict[tuple[int, date], dict[str, int]] = {}
+
+    def add(rows, name):
+        for village_id, day, count in rows:
+            if day is None:
+                continue
+            day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+            figures.setdefault((village_id, day), {"people": 0, "houses": 0, "orgs": 0})[name] += count
+
+    for model, entity, name, alive in ((Person, "person", "people", Person.status == "living"),
+                                       (Organisation, "organisation", "orgs", Organisation.status == "open")):
+        sub = first_new[entity]
+        when = day_of(func.coalesce(sub.c.at, model.created_at))
+        add(session.execute(select(model.village_id, when, func.count())
+                            .outerjoin(sub, sub.c.eid == model.id).where(alive)
+                            .group_by(model.village_id, when)), name)
+    add(session.execute(select(House.village_id, day_of(House.collected_at), func.count())
+                        .where(House.collected_at.is_not(None))
+                        .group_by(House.village_id, day_of(House.collected_at))), "houses")
+    if figures:
+        session.execute(VillageDay.__table__.insert(),
+                        [{"village_id": v, "day": d, **f} for (v, d), f in figures.items()])
+
+    work: dict[tuple[int, int, date], dict[str, int]] = {}
+    for account_id, village_id, day, records, proof in session.execute(
+            select(Change.collected_by_id, Change.village_id, day_of(Change.collected_at), func.count(),
+                   func.sum(case((Change.door_proof.is_(True), 1), else_=0)))
+            .where(Change.collected_by_id.is_not(None))
+            .group_by(Change.collected_by_id, Change.village_id, day_of(Change.collected_at))):
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        row = work.setdefault((account_id, village_id, day), _zero())
+        row["records"] += records
+        row["door_proof"] += int(proof or 0)
+    for account_id, village_id, day, visits, scans in session.execute(
+            select(Visit.account_id, Visit.village_id, day_of(Visit.at), func.count(),
+                   func.sum(case((Visit.method == "scan", 1), else_=0)))
+            .group_by(Visit.account_id, Visit.village_id, day_of(Visit.at))):
+        day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
+        row = work.setdefault((account_id, village_id, day), _zero())
+        row["visits"] += visits
+        row["scans"] += int(scans or 0)
+    if work:
+        session.execute(CollectorDay.__table__.insert(),
+                        [{"account_id": a, "village_id": v, "day": d, **f} for (a, v, d), f in work.items()])
+
+
+# --- the optional Redis wake-up -------------------------------------------------------------------
+
+def redis_client(app):
+    """The app's Redis client when FIELDAPP_REDIS_URL is set (e.g. redis://127.0.0.1:6379/0) and
+    redis-py is installed, else None. One client per process, shared by publisher and subscriber."""
+    url = app.config.get("REDIS_URL")
+    if not url:
+        return None
+    clients = app.extensions.setdefault("fieldapp.redis", {})
+    if url not in clients:
+        try:
+            import redis  # optional dependency: only needed when FIELDAPP_REDIS_URL is set
+        except ImportError:
+            log.warning("FIELDAPP_REDIS_URL is set but redis-py is not installed: polling the database")
+            clients[url] = None
+        else:
+            clients[url] = redis.Redis.from_url(url, socket_timeout=2, socket_connect_timeout=2)
+    return clients[url]
+
+
+def _publish_wakeup() -> None:
+    from flask import current_app, has_app_context
+    if not has_app_context():
+        return
+    client = redis_client(current_app)
+    if client is None:
+        return
+    try:
+        client.publish(CHANNEL, "1")
+    except Exception:  # Redis down: the database poll still delivers, a little later
+        log.warning("dashboard wake-up via Redis failed", exc_info=True)
+
+
