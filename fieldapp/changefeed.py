@@ -1,7 +1,8 @@
 """The change feed, writer side: what every write transaction records for the live dashboards.
 
 Writers call note_village_changed() inside their transaction; one DashboardEvent row per village
-and kind is added when the transaction commits, so a rolled-back write tells nobody. The readers
+and kind is inserted when the transaction commits, in commit order (_write_events), so a
+rolled-back write tells nobody. The readers
 (fieldapp/live.py: one poller per process, the dashboards' event streams) read those rows; with
 FIELDAPP_REDIS_URL set, a commit that added rows also publishes a wake-up so every process's
 poller reads them at once instead of at its next poll.
@@ -28,7 +29,7 @@ from .rules import days
 
 log = logging.getLogger(__name__)
 
-_PENDING = "fieldapp.changefeed.pending"  # session.info: (village_id, kind) -> the row added for it
+_PENDING = "fieldapp.changefeed.pending"  # session.info: (village_id, kind) -> the transaction that noted it
 CHANNEL = "fieldapp:dashboard"  # the Redis pub/sub channel of wake-ups
 
 
@@ -36,15 +37,50 @@ CHANNEL = "fieldapp:dashboard"  # the Redis pub/sub channel of wake-ups
 
 def note_village_changed(village_id: int, kind: str = "change") -> None:
     """Record that `village_id`'s figures changed in the current transaction (once per village and
-    kind, however many records the transaction touches: a 1,000-item push adds a handful of rows)."""
+    kind, however many records the transaction touches: a 1,000-item push adds a handful of rows).
+    The rows are written when the transaction commits (_write_events); a note made inside a
+    savepoint that is rolled back goes with it."""
     session = db.session()
     pending = session.info.setdefault(_PENDING, {})
-    added = pending.get((village_id, kind))
-    # A row added inside a savepoint that was rolled back since left the session with it: add again.
-    if added is not None and added in session:
+    pending.setdefault((village_id, kind), session.get_nested_transaction() or session.get_transaction())
+
+
+@event.listens_for(Session, "after_soft_rollback")
+def _drop_rolled_back(session, transaction) -> None:
+    # A savepoint rolled back (one sync item refused): its notes, and those of savepoints inside it,
+    # go with it. The whole transaction rolling back is _forget's.
+    pending = session.info.get(_PENDING)
+    if not pending or not transaction.nested:
         return
-    pending[(village_id, kind)] = event_row = DashboardEvent(village_id=village_id, kind=kind)
-    session.add(event_row)
+    for key, noted_in in list(pending.items()):
+        while noted_in is not None and noted_in is not transaction:
+            noted_in = noted_in.parent
+        if noted_in is transaction:
+            del pending[key]
+
+
+FEED_LOCK = 0x6669656C  # "fiel": the advisory lock that orders feed rows by commit (PostgreSQL)
+
+
+@event.listens_for(Session, "before_commit")
+def _write_events(session) -> None:
+    # Readers take every row with an id above the last one they saw. On PostgreSQL an id comes from
+    # a sequence when the row is inserted, and a transaction that took a lower id may commit after
+    # one that took a higher id: readers have moved past it and that change never reaches a
+    # dashboard (pushes in parallel, two app servers). So the rows are inserted at the very end of
+    # the transaction under a transaction-level lock held until the commit: ids follow commit
+    # order. SQLite serialises writers, so the lock is PostgreSQL's only.
+    if session.in_nested_transaction():
+        return
+    pending = session.info.get(_PENDING)
+    if not pending:
+        return
+    connection = session.connection()
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
+    now = datetime.utcnow()
+    connection.execute(DashboardEvent.__table__.insert(), [
+        {"village_id": village_id, "kind": kind, "at": now} for village_id, kind in sorted(pending)])
 
 
 @event.listens_for(Session, "after_commit")
@@ -61,9 +97,7 @@ def _committed(session) -> None:
 
 @event.listens_for(Session, "after_transaction_end")
 def _forget(session, transaction) -> None:
-    # The next transaction notes its villages afresh. A rolled-back savepoint keeps the set: rows
-    # noted before it are still to be committed (and told), and the ones it took away are no
-    # longer in the session, which note_village_changed checks.
+    # The next transaction notes its villages afresh (a rolled-back savepoint: _drop_rolled_back).
     if transaction.parent is None:
         session.info.pop(_PENDING, None)
 

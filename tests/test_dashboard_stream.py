@@ -434,3 +434,42 @@ def test_streams_deliver_while_every_pooled_connection_of_their_process_is_taken
             held.close()
         response.close()
     assert any(b"event: change" in chunk and str(east_id).encode() in chunk for chunk in received)
+
+
+def test_feed_ids_follow_commit_order_on_every_backend(app, backend):
+    """A write that began first but commits last must get the higher feed id: readers take rows
+    above the last id they saw, so a lower id committed late was skipped for good (PostgreSQL, two
+    app servers; the ids came from the sequence when the row was flushed)."""
+    with app.app_context():
+        _town, (east, west) = make_town()
+        east_id, west_id = east.id, west.id
+        db.session.commit()
+    first_noted, second_done = threading.Event(), threading.Event()
+    failures = []
+
+    def first_writer():
+        try:
+            with app.app_context():
+                changefeed.note_village_changed(east_id)
+                db.session.execute(update(Village).where(Village.id == east_id).values(name=Village.name))
+                db.session.flush()
+                first_noted.set()
+                if backend == "postgresql":  # on SQLite the second writer waits for this one
+                    assert second_done.wait(30)
+                db.session.commit()
+        except Exception as error:
+            failures.append(repr(error))
+            first_noted.set()
+
+    thread = threading.Thread(target=first_writer)
+    thread.start()
+    assert first_noted.wait(30)
+    with app.app_context():
+        changefeed.note_village_changed(west_id)
+        db.session.commit()
+        second_done.set()
+    thread.join(30)
+    assert not failures
+    with app.app_context():
+        order = db.session.scalars(select(DashboardEvent.village_id).order_by(DashboardEvent.id)).all()
+    assert order[-2:] == ([west_id, east_id] if backend == "postgresql" else [east_id, west_id])
