@@ -33,9 +33,9 @@ from flask_babel import lazy_gettext as _l
 from PIL import Image, ImageOps
 from sqlalchemy import select
 
-from . import scope
+from . import records, scope
 from .extensions import db
-from .models import Account, House, Person, Photo, SyncReceipt
+from .models import Account, Photo
 from .rules.permissions import can
 
 PHOTO_MAX_BYTES = 5 * 1024 * 1024
@@ -126,16 +126,25 @@ def photo_json(photo: Photo) -> dict:
     return {"uid": photo.uid, "width": photo.width, "height": photo.height, "bytes": photo.bytes}
 
 
+def _kept_answer(account: Account, uid: str) -> dict | None:
+    """The answer for a photo kept already (complete), None when it is not; another account's
+    photo answers 404 like a missing one."""
+    photo = db.session.scalar(select(Photo).where(Photo.uid == uid))
+    if photo is None:
+        return None
+    if photo.account_id != account.id:
+        raise PhotoError("not_found", 404)
+    return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
+
+
 def photo_status(account: Account, uid: str) -> dict:
     """How much of upload `uid` has arrived: {"received": n}, with the photo once complete. A uid
     that is not a photo uid, or another account's upload, answers 404 like a missing one."""
     if not is_photo_uid(uid):
         raise PhotoError("not_found", 404)
-    photo = db.session.scalar(select(Photo).where(Photo.uid == uid))
-    if photo is not None:
-        if photo.account_id != account.id:
-            raise PhotoError("not_found", 404)
-        return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
+    kept = _kept_answer(account, uid)
+    if kept is not None:
+        return kept
     part, meta = _partial_paths(uid)
     info = _read_meta(meta)
     if info is not None and info.get("account_id") != account.id:
@@ -166,20 +175,6 @@ def parse_photo_of(value: str | None) -> tuple[str, str]:
     if not match or not is_photo_uid(match.group(2)):
         raise PhotoError("bad_request", 400)
     return match.group(1), match.group(2)
-
-
-def _record_of(entity: str, uid: str):
-    """The house or person a photo is of, also under the uid a phone gave a person who turned out
-    to be registered already (the person.new receipt names the real record)."""
-    model = {"house": House, "person": Person}[entity]
-    record = db.session.scalar(select(model).where(model.uid == uid))
-    if record is None:
-        alias = db.session.scalar(select(SyncReceipt.record_uid).where(
-            SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
-            SyncReceipt.status.in_(("accepted", "conflict"))))
-        if alias and alias != uid:
-            record = db.session.scalar(select(model).where(model.uid == alias))
-    return record
 
 
 def upload_photo_chunk(account: Account, uid: str, content_range: str | None, photo_of: str | None,
@@ -216,12 +211,10 @@ def upload_photo_chunk(account: Account, uid: str, content_range: str | None, ph
         raise PhotoError("too_large")
     if not (start <= end < total and end - start + 1 == len(chunk)):
         raise PhotoError("bad_request", 400)
-    photo = db.session.scalar(select(Photo).where(Photo.uid == uid))
-    if photo is not None:
-        if photo.account_id != account.id:
-            raise PhotoError("not_found", 404)
-        return {"received": photo.original_bytes, "complete": True, "photo": photo_json(photo)}
-    record = _record_of(of_entity, of_uid) if of_entity != "tip" else None
+    kept = _kept_answer(account, uid)
+    if kept is not None:
+        return kept
+    record = records.find_record(of_entity, of_uid) if of_entity != "tip" else None
     if record is not None:
         villages = {v.id for v in scope.villages(account)}
         if record.village_id not in villages or (of_entity == "person" and not scope.may_see_person(account, record)):

@@ -15,8 +15,8 @@ from sqlalchemy import select, update
 
 from .extensions import db
 from .changefeed import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
-from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, Village, VillageCounter,
-                     utcnow)
+from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
+                     VillageCounter, utcnow)
 from .rules.address import address_key
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.merge import merge
@@ -95,6 +95,24 @@ def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, v
     db.session.add(change)
     note_village_changed(village_id)
     return change
+
+
+RECORD_MODELS = {"house": House, "person": Person, "organisation": Organisation}
+
+
+def find_record(entity: str, uid: str):
+    """The house, person or organisation named `uid`, also under the uid a phone gave a person who
+    turned out to be registered already (person.new matched by document: its sync receipt names
+    the real record)."""
+    model = RECORD_MODELS[entity]
+    record = db.session.scalar(select(model).where(model.uid == uid))
+    if record is None:
+        alias = db.session.scalar(select(SyncReceipt.record_uid).where(
+            SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
+            SyncReceipt.status.in_(("accepted", "conflict"))))
+        if alias and alias != uid:
+            record = db.session.scalar(select(model).where(model.uid == alias))
+    return record
 
 
 def _others_changes(actor: Actor, entity: str, record, base_version: int | None) -> list[dict]:

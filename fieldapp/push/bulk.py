@@ -33,10 +33,10 @@ from ..models import Person, SyncReceipt, utcnow
 from ..registry.forms import CONTROL_CHARACTERS, RESIDENT_ID, HouseForm, PersonForm
 from ..rules import identifiers
 from ..rules.permissions import POLICE_ONLY_CATEGORIES
-from .context import NEW_OPS, chunks, in_scope, is_uuid, op_of, payload_hash, phone_text, receipt_entity_uid
+from .context import NEW_OPS, chunks, is_uuid, op_of, payload_hash, phone_text, receipt_entity_uid
 from .errors import Hold, Rejected, bad_item
 from .forms import PERSON_FORM_FIELDS, check_position, form_for, house_data, known_on, organisation_form, person_form
-from .operations import record_item_basics
+from .operations import house_in_scope, new_house_village, record_item_basics
 
 # The forms' own patterns (registry/forms.py), so that both paths accept exactly the same text.
 NATIONALITY = re.compile(r"^[A-Za-z]{3}$")
@@ -306,9 +306,7 @@ class Bulk:
         if ctx.exists(entity, entity_uid):
             raise Rejected("exists")
         if op == "house.new":
-            village_id = item.get("village_id")
-            if not isinstance(village_id, int) or isinstance(village_id, bool) or village_id not in ctx.village_ids:
-                raise Rejected("out_of_scope")
+            village_id = new_house_village(ctx, item)
             position = check_position(data)
             clean = self.fast.house(data)
             if clean is None:
@@ -324,11 +322,7 @@ class Bulk:
         if house_uid in self.pending_houses:
             village_id = self.pending_houses[house_uid]
         else:
-            house = ctx.house(house_uid)
-            if house is None:
-                raise Hold(house_uid)
-            if not in_scope(ctx, "house", house):
-                raise Rejected("out_of_scope")
+            house = house_in_scope(ctx, house_uid)
             village_id = house.village_id
             actor.door_proof = ctx.door_proof(actor.visit_uid, house.id)
         relation = room = None

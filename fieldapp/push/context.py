@@ -11,9 +11,9 @@ from datetime import datetime, timedelta
 from flask import has_request_context
 from sqlalchemy import select, union_all
 
-from .. import scope
+from .. import records, scope
 from ..i18n import ui_lang
-from ..models import Account, Device, House, Organisation, Person, SyncReceipt, Visit
+from ..models import Account, Device, House, SyncReceipt, Visit
 from ..extensions import db
 from ..rules.permissions import can
 from ..rules.visits import phone_time
@@ -22,7 +22,7 @@ from ..models import utcnow
 OPS = ("house.new", "house.update", "person.new", "person.update", "person.leave", "organisation.new",
        "organisation.update", "organisation.close", "visit.new", "tip.new", "tip.verify")
 NEW_OPS = frozenset({"house.new", "person.new", "organisation.new"})
-MODELS = {"house": House, "person": Person, "organisation": Organisation}
+MODELS = records.RECORD_MODELS
 
 
 def chunks(values, size: int = 500):
@@ -70,18 +70,7 @@ def phone_text(item: dict) -> str | None:
     return str(value)[:40] if value else None
 
 
-def find(entity: str, uid: str):
-    """The record named `uid`, also under the uid a phone gave a person who turned out to be
-    registered already (person.new matched by document: the receipt names the real record)."""
-    model = MODELS[entity]
-    record = db.session.scalar(select(model).where(model.uid == uid))
-    if record is None:
-        alias = db.session.scalar(select(SyncReceipt.record_uid).where(
-            SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
-            SyncReceipt.status.in_(("accepted", "conflict"))))
-        if alias and alias != uid:
-            record = db.session.scalar(select(model).where(model.uid == alias))
-    return record
+find = records.find_record
 
 
 class PushContext:

@@ -53,18 +53,11 @@ def apply(ctx: PushContext, item: dict) -> Outcome:
         if ctx.exists(entity, entity_uid):
             raise Rejected("exists")
         if op == "house.new":
-            village_id = item.get("village_id")
-            if not isinstance(village_id, int) or isinstance(village_id, bool) or village_id not in ctx.village_ids:
-                raise Rejected("out_of_scope")
-            return _house_new(ctx, actor, item, village_id, data)
+            return _house_new(ctx, actor, item, new_house_village(ctx, item), data)
         house_uid = item.get("house_uid")
         if not is_uuid(house_uid):
             raise bad_item("house_uid")
-        house = ctx.house(house_uid)
-        if house is None:
-            raise Hold(house_uid)
-        if not in_scope(ctx, "house", house):
-            raise Rejected("out_of_scope")
+        house = house_in_scope(ctx, house_uid)
         actor.door_proof = ctx.door_proof(visit_uid, house.id)
         if entity == "person":
             return _person_new(ctx, actor, item, house, data)
@@ -82,6 +75,24 @@ def apply(ctx: PushContext, item: dict) -> Outcome:
     handler = {"house.update": _house_update, "person.update": _person_update, "person.leave": _person_leave,
                "organisation.update": _organisation_update, "organisation.close": _organisation_close}[op]
     return handler(ctx, actor, record, base, data)
+
+
+def house_in_scope(ctx: PushContext, house_uid: str):
+    """The house an item names: held until it arrives, refused when outside the account's villages."""
+    house = ctx.house(house_uid)
+    if house is None:
+        raise Hold(house_uid)
+    if not in_scope(ctx, "house", house):
+        raise Rejected("out_of_scope")
+    return house
+
+
+def new_house_village(ctx: PushContext, item: dict) -> int:
+    """The village a house.new goes to: one of the account's (out_of_scope otherwise)."""
+    village_id = item.get("village_id")
+    if not isinstance(village_id, int) or isinstance(village_id, bool) or village_id not in ctx.village_ids:
+        raise Rejected("out_of_scope")
+    return village_id
 
 
 def record_item_basics(ctx: PushContext, item: dict, known_on) -> tuple[str, dict, records.Actor]:
@@ -183,11 +194,7 @@ def _visit_new(ctx: PushContext, item: dict) -> Outcome:
         raise Rejected("invalid", {"method": [VISIT_MESSAGES["method"]]})
     if ctx.visit(item["uid"]) is not None:
         raise Rejected("exists")
-    house = ctx.house(house_uid)
-    if house is None:
-        raise Hold(house_uid)
-    if not in_scope(ctx, "house", house):
-        raise Rejected("out_of_scope")
+    house = house_in_scope(ctx, house_uid)
     lat, lon, accuracy = item.get("lat"), item.get("lon"), item.get("accuracy_m")
     if not valid_position(lat, lon, accuracy):
         lat = lon = accuracy = None
