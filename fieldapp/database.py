@@ -68,17 +68,28 @@ def write_transaction():
 
 @contextlib.contextmanager
 def read_transaction():
-    """Run reads from a write request in a deferred transaction of their own, ended on exit: after
-    a write request has committed, looking whether more is to be done must not queue for (or
-    hold) SQLite's write lock."""
+    """Run reads from a write request in a deferred transaction of their own, ended on exit (what
+    they loaded stays loaded): checking a push's token, or looking after a push whether more is to
+    be done, must not queue for (or hold) SQLite's write lock."""
     from .extensions import db
 
     db.session.commit()
     token = _write_intent.set(False)
     try:
         yield
+    except BaseException:
+        db.session.rollback()
+        raise
+    else:
+        # It only read: end it without expiring what it loaded, so that using those objects does
+        # not begin the next (write) transaction before the caller means to.
+        session = db.session()
+        expire, session.expire_on_commit = session.expire_on_commit, False
+        try:
+            session.commit()
+        finally:
+            session.expire_on_commit = expire
     finally:
-        db.session.rollback()  # it only read
         _write_intent.reset(token)
 
 

@@ -48,7 +48,7 @@ import random
 import time
 from datetime import date, datetime, timedelta
 
-from flask import current_app
+from flask import current_app, has_request_context
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
@@ -57,8 +57,9 @@ from . import records, scope
 from .accounts import audit
 from .database import read_transaction, write_transaction
 from .extensions import db
+from .i18n import ui_lang
 from .models import Account, Change, Conflict, Device, House, Organisation, Person, SyncReceipt, utcnow
-from .push.bulk import Bulk
+from .push.bulk import Bulk, Prepared
 from .push.context import (MODELS, NEW_OPS, PushContext, chunks, is_uuid, op_of, payload_hash, phone_text,
                            receipt_entity_uid)
 from .push.errors import REJECT_MESSAGES, Hold, Rejected
@@ -248,9 +249,10 @@ def push(account: Account, device: Device | None, items: list, bulk: bool = True
     The caller limits the batch size (MAX_ITEMS). `sent_at` is the phone's clock when it sent the
     batch: a clock set wrong shifts the batch's moments (rules.visits.clock_offset)."""
     account_id, device_id = account.id, device.id if device is not None else None
+    prepared = Prepared(ui_lang() if has_request_context() else "zh", can(account.role, "registry.police_only"), items)
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
-            results = _push_once(account, device, items, bulk, sent_at)
+            results = _push_once(account, device, items, bulk, sent_at, prepared)
             db.session.commit()
             break
         except OperationalError as error:
@@ -273,7 +275,8 @@ def is_transient(error: OperationalError) -> bool:
     return "database is locked" in text or "database is busy" in text
 
 
-def _push_once(account: Account, device: Device | None, items: list, bulk: bool, sent_at) -> list[dict]:
+def _push_once(account: Account, device: Device | None, items: list, bulk: bool, sent_at,
+               prepared: Prepared) -> list[dict]:
     ctx = PushContext(account, device)
     ctx.clock_offset = clock_offset(sent_at, utcnow())
     ctx.prefetch(items)
@@ -286,11 +289,11 @@ def _push_once(account: Account, device: Device | None, items: list, bulk: bool,
     results: list = []
 
     def one_by_one(item) -> dict:
-        return _push_one(ctx, contexts, item, receipts)
+        return _push_one(ctx, contexts, item, receipts, prepared.digest)
 
     run = None
     if bulk:
-        run = Bulk(ctx, receipts, results, one_by_one=one_by_one,
+        run = Bulk(ctx, receipts, results, prepared=prepared, one_by_one=one_by_one,
                    release_held=lambda uids: _release_held(contexts, uids))
         run.prefetch_documents(items)
     for item in items:
@@ -309,11 +312,11 @@ def _push_once(account: Account, device: Device | None, items: list, bulk: bool,
     return results
 
 
-def _push_one(ctx: PushContext, contexts: dict, item, receipts: dict) -> dict:
+def _push_one(ctx: PushContext, contexts: dict, item, receipts: dict, digest_of=payload_hash) -> dict:
     uid = item.get("uid") if isinstance(item, dict) else None
     if not is_uuid(uid) or op_of(item) is None:
         return Rejected("bad_item").result(uid if isinstance(uid, str) and len(uid) <= 64 else None)
-    digest = payload_hash(item)
+    digest = digest_of(item)
     receipt = receipts.get(uid)
     if receipt is None:
         try:

@@ -33,9 +33,8 @@ def device_required(view):
             except devices.AuthError as failure:
                 return json_error(401, failure.code, failure.message)
             devices.touch_device(device)
-            device_id = device.id
-        device = db.session.get(Device, device_id)
-        account = db.session.get(Account, device.account_id)
+            device = db.session.get(Device, device.id)  # touch_device's commit expired it
+            account = db.session.get(Account, device.account_id)
         g.device = device
         return view(account, device, *args, **kwargs)
     return wrapped

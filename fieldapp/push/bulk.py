@@ -176,17 +176,49 @@ class FastForms:
         return clean
 
 
+class Prepared:
+    """What a push works out before it touches the database, so that on SQLite none of it is done
+    while the push holds the write lock (the other processes' pushes wait for that lock): each
+    item's digest, and FastForms' verdict on the data of each new house and person. Kept across
+    the push's attempts. The verdicts are pure functions of the data, the language and the role."""
+
+    def __init__(self, lang: str, police: bool, items: list):
+        self.fast = FastForms(SimpleNamespace(lang=lang, police=police))
+        self.digests: dict[int, str] = {}
+        self.verdicts: dict[int, object] = {}
+        for item in items:
+            if not isinstance(item, dict):
+                continue
+            self.digests[id(item)] = payload_hash(item)
+            op, data = op_of(item), item.get("data")
+            if op in ("house.new", "person.new") and isinstance(data, dict):
+                self.verdicts[id(data)] = self.fast.house(data) if op == "house.new" else self.fast.person(data)
+
+    def digest(self, item: dict) -> str:
+        return self.digests.get(id(item)) or payload_hash(item)
+
+    def house(self, data: dict):
+        clean = self.verdicts[id(data)] if id(data) in self.verdicts else self.fast.house(data)
+        return dict(clean) if clean is not None else None  # the caller adds the position to it
+
+    def person(self, data: dict):
+        if id(data) not in self.verdicts:
+            return self.fast.person(data)
+        verdict = self.verdicts[id(data)]
+        return (dict(verdict[0]), *verdict[1:]) if verdict is not None else None
+
+
 class Bulk:
     """One push's bulk path: take() settles an item or declines it; flush() writes the run."""
 
-    def __init__(self, ctx, receipts: dict, results: list, *, one_by_one, release_held):
+    def __init__(self, ctx, receipts: dict, results: list, *, prepared: Prepared, one_by_one, release_held):
         """`receipts` (item uid -> receipt) and `results` are the push's own, filled in as items
         settle. The protocol lends two of its steps: `one_by_one(item)` settles an item by the
         item-by-item path and returns its result; `release_held(uids)` applies the items held for
         records just created."""
         self.ctx, self.receipts, self.results = ctx, receipts, results
         self.one_by_one, self.release_held = one_by_one, release_held
-        self.fast = FastForms(ctx)
+        self.prepared = prepared
         self._known_on: dict = {}
         self.now = utcnow()
         self._documents_checked: set = set()
@@ -239,7 +271,7 @@ class Bulk:
         uid = item.get("uid")
         if op_of(item) not in NEW_OPS or not is_uuid(uid) or uid in self.receipts:
             return None
-        digest = payload_hash(item)
+        digest = self.prepared.digest(item)
         index = len(self.results)
         try:
             plan = self._plan(item)
@@ -308,7 +340,7 @@ class Bulk:
         if op == "house.new":
             village_id = new_house_village(ctx, item)
             position = check_position(data)
-            clean = self.fast.house(data)
+            clean = self.prepared.house(data)
             if clean is None:
                 clean = house_data(data)
             else:
@@ -329,7 +361,7 @@ class Bulk:
         if entity == "person":
             if "employer_uid" in data:
                 return None
-            fast = self.fast.person(data)
+            fast = self.prepared.person(data)
             if fast is not None:
                 clean, relation, room = fast
             else:
