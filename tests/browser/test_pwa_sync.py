@@ -77,7 +77,7 @@ def test_lost_answer_and_server_restart_lose_nothing_and_duplicate_nothing(live_
 
 def test_revoked_device_stops_wipes_the_package_and_keeps_unsent_records(live_server, phone):
     from fieldapp.models import Device
-    from fieldapp.sync import revoke_device
+    from fieldapp.devices import revoke_device
     base = live_server.base_url
     w = world(live_server, houses=2)
     page = app_page(phone, base, w["collection_id"])
