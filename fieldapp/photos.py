@@ -44,7 +44,7 @@ PHOTO_LONG_EDGE = 1280
 PHOTO_FORMATS = ("JPEG", "PNG", "WEBP")
 # A decoded image at PHOTO_LONG_EDGE is about 5 MB (RGB); reduced decoding keeps any photo within
 # a few times that. Past this the photo is refused rather than risk a worker's memory.
-PHOTO_MAX_DECODED_BYTES = 64 * 1024 * 1024
+PHOTO_MAX_DECODED_BYTES = 32 * 1024 * 1024
 PHOTO_CONCURRENCY = 2
 
 # Pillow refuses images over twice this with DecompressionBombError and warns over it; the warning
