@@ -75,6 +75,9 @@ def _write_events(session) -> None:
     pending = session.info.get(_PENDING)
     if not pending:
         return
+    # Everything else is written first: once the lock is held the transaction must not wait for a
+    # row another writer holds, or two writers would wait for each other (a deadlock).
+    session.flush()
     connection = session.connection()
     if connection.dialect.name == "postgresql":
         connection.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
