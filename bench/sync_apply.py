@@ -5,9 +5,11 @@ protocol's limit), compared with a raw sqlite3 executemany of the same rows into
 Two more figures explain the gap: the same push through the item-by-item path (--per-item), and
 the floor: raw sqlite3 executemany of exactly the rows the push wrote (houses, people, residences,
 changes, receipts, daily figures) into the real, indexed tables, one commit per 200 items, with no
-validation at all. --url runs the push on PostgreSQL instead (the database is wiped).
+validation at all. --url runs the push on PostgreSQL instead (the database is wiped), with its raw
+baseline on the same PostgreSQL (the floors need SQLite copies and are left out there). Each round
+is a fresh database, the push, then right after it the baselines, so both see the same machine.
 
-    .venv/bin/python bench/sync_apply.py [--households 1000] [--profile] [--per-item] [--url URL]
+    .venv/bin/python bench/sync_apply.py [--households 1000] [--rounds 3] [--profile] [--per-item] [--url URL]
 """
 from __future__ import annotations
 
@@ -17,6 +19,7 @@ import json
 import pstats
 import shutil
 import sqlite3
+import statistics
 import sys
 import tempfile
 import time
@@ -126,18 +129,37 @@ def _wipe_postgresql(url: str) -> None:
     engine.dispose()
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--households", type=int, default=1000)
-    parser.add_argument("--profile", action="store_true")
-    parser.add_argument("--per-item", action="store_true", help="force the item-by-item path")
-    parser.add_argument("--url", help="run the push on this (wiped) PostgreSQL database")
-    parser.add_argument("sort", nargs="?", default="cumulative")
-    parser.add_argument("--callers", action="store_true", help="with --profile: who calls the costly internals")
-    args = parser.parse_args()
-    scratch = Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
+def raw_rate_postgresql(batch: list[dict], url: str) -> float:
+    """raw_rate on PostgreSQL: the same tuples into a plain table of the same database."""
+    from sqlalchemy import create_engine
+    engine = create_engine(url)
+    conn = engine.raw_connection()
+    try:
+        cur = conn.cursor()
+        cur.execute("CREATE TABLE bench_items (uid TEXT PRIMARY KEY, op TEXT, entity_uid TEXT, house_uid TEXT, "
+                    "data TEXT)")
+        conn.commit()
+        rows = flat_rows(batch)
+        t0 = time.perf_counter()
+        for start in range(0, len(rows), sync.MAX_ITEMS):
+            cur.executemany("INSERT INTO bench_items VALUES (%s, %s, %s, %s, %s)", rows[start:start + sync.MAX_ITEMS])
+            conn.commit()
+        elapsed = time.perf_counter() - t0
+        cur.execute("DROP TABLE bench_items")
+        conn.commit()
+    finally:
+        conn.close()
+        engine.dispose()
+    return len(rows) / elapsed
+
+
+def one_round(args, scratch: Path, profiler) -> dict:
+    """A fresh database, the push, then (same round, right after) its raw baseline and floors."""
     if args.url:
         _wipe_postgresql(args.url)
+    for name in ("bench.sqlite", "template.sqlite", "raw.sqlite", "floor.sqlite"):
+        for suffix in ("", "-wal", "-shm", "-writer.lock"):
+            (scratch / (name + suffix)).unlink(missing_ok=True)
     url = args.url or f"sqlite:///{scratch / 'bench.sqlite'}"
     app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench"})
     with app.app_context():
@@ -154,7 +176,6 @@ def main() -> None:
             db.engine.dispose()
             shutil.copy(scratch / "bench.sqlite", scratch / "template.sqlite")
         batch = items(village.id, args.households)
-        profiler = cProfile.Profile() if args.profile else None
         t0 = time.perf_counter()
         if profiler:
             profiler.enable()
@@ -166,22 +187,47 @@ def main() -> None:
             profiler.disable()
         elapsed = time.perf_counter() - t0
         assert statuses == {"accepted": len(batch)}, statuses
-        push_rate = len(batch) / elapsed
         db.engine.dispose()
-    raw = raw_rate(batch, scratch / "raw.sqlite")
-    backend = "PostgreSQL" if args.url else "SQLite"
-    path = "item by item" if args.per_item else "bulk path"
-    print(f"items: {len(batch)} ({args.households} households: 1 house.new + 4 person.new each)")
-    print(f"sync.push on {backend}, {path} (validation, records, changes, counters, receipts): "
-          f"{push_rate:,.0f} items/s ({elapsed:.2f} s)")
-    print(f"raw sqlite3 executemany into a plain table: {raw:,.0f} rows/s")
-    print(f"ratio push/raw: {push_rate / raw:.4f}")
+    figures = {"items": len(batch), "push": len(batch) / elapsed, "seconds": elapsed}
+    figures["raw"] = raw_rate_postgresql(batch, args.url) if args.url else raw_rate(batch, scratch / "raw.sqlite")
     if not args.url:
         for label, written in FLOOR_VARIANTS.items():
-            floor = floor_rate(scratch / "bench.sqlite", scratch / "template.sqlite", scratch / "floor.sqlite",
-                               len(batch), written)
-            print(f"floor ({label}): raw sqlite3 executemany of the rows the push wrote, into the real tables: "
-                  f"{floor:,.0f} items/s (ratio floor/raw: {floor / raw:.4f}; push/floor: {push_rate / floor:.3f})")
+            figures[label] = floor_rate(scratch / "bench.sqlite", scratch / "template.sqlite",
+                                        scratch / "floor.sqlite", len(batch), written)
+    return figures
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--households", type=int, default=1000)
+    parser.add_argument("--rounds", type=int, default=3, help="push, then its baselines, this many times")
+    parser.add_argument("--profile", action="store_true")
+    parser.add_argument("--per-item", action="store_true", help="force the item-by-item path")
+    parser.add_argument("--url", help="run the push on this (wiped) PostgreSQL database")
+    parser.add_argument("sort", nargs="?", default="cumulative")
+    parser.add_argument("--callers", action="store_true", help="with --profile: who calls the costly internals")
+    args = parser.parse_args()
+    scratch = Path(tempfile.mkdtemp(prefix="fieldapp-bench-"))
+    profiler = cProfile.Profile() if args.profile else None
+    backend = "PostgreSQL" if args.url else "SQLite"
+    path = "item by item" if args.per_item else "bulk path"
+    rounds = [one_round(args, scratch, profiler) for _ in range(args.rounds)]
+    print(f"items: {rounds[0]['items']} ({args.households} households: 1 house.new + 4 person.new each), "
+          f"{args.rounds} rounds, each: push, then the baselines on the same {backend}")
+    for n, r in enumerate(rounds, 1):
+        line = (f"round {n}: sync.push ({path}) {r['push']:,.0f} items/s ({r['seconds']:.2f} s); raw executemany "
+                f"into a plain table {r['raw']:,.0f} rows/s (push/raw {r['push'] / r['raw']:.4f})")
+        for label in FLOOR_VARIANTS:
+            if label in r:
+                line += f"; floor ({label}) {r[label]:,.0f} items/s, push/floor {r['push'] / r[label]:.3f}"
+        print(line)
+    median = statistics.median
+    print(f"median push {median(r['push'] for r in rounds):,.0f} items/s; push/raw "
+          f"{median(r['push'] / r['raw'] for r in rounds):.4f}", end="")
+    for label in FLOOR_VARIANTS:
+        if label in rounds[0]:
+            print(f"; push/floor ({label}) {median(r['push'] / r[label] for r in rounds):.3f}", end="")
+    print()
     if profiler:
         pstats.Stats(profiler).sort_stats(sys.argv[-1] if sys.argv[-1] in ("tottime", "cumulative") else "cumulative").print_stats(30)
         if "--callers" in sys.argv:
