@@ -74,14 +74,18 @@ def raw_rate(batch: list[dict], path: Path) -> float:
     conn.execute("PRAGMA journal_mode=WAL")
     conn.execute("PRAGMA synchronous=NORMAL")
     conn.execute("CREATE TABLE items (uid TEXT PRIMARY KEY, op TEXT, entity_uid TEXT, house_uid TEXT, data TEXT)")
-    rows = flat_rows(batch)
+    rate = insert_in_batches(conn, conn, "INSERT INTO items VALUES (?, ?, ?, ?, ?)", flat_rows(batch))
+    conn.close()
+    return rate
+
+
+def insert_in_batches(conn, cursor, sql: str, rows: list[tuple]) -> float:
+    """executemany of `rows` in batches of a push's size, a commit after each: rows per second."""
     t0 = time.perf_counter()
     for start in range(0, len(rows), sync.MAX_ITEMS):
-        conn.executemany("INSERT INTO items VALUES (?, ?, ?, ?, ?)", rows[start:start + sync.MAX_ITEMS])
+        cursor.executemany(sql, rows[start:start + sync.MAX_ITEMS])
         conn.commit()
-    elapsed = time.perf_counter() - t0
-    conn.close()
-    return len(rows) / elapsed
+    return len(rows) / (time.perf_counter() - t0)
 
 
 WRITTEN_TABLES = ("houses", "people", "residences", "changes", "sync_receipts", "collector_days", "village_days")
@@ -139,18 +143,13 @@ def raw_rate_postgresql(batch: list[dict], url: str) -> float:
         cur.execute("CREATE TABLE bench_items (uid TEXT PRIMARY KEY, op TEXT, entity_uid TEXT, house_uid TEXT, "
                     "data TEXT)")
         conn.commit()
-        rows = flat_rows(batch)
-        t0 = time.perf_counter()
-        for start in range(0, len(rows), sync.MAX_ITEMS):
-            cur.executemany("INSERT INTO bench_items VALUES (%s, %s, %s, %s, %s)", rows[start:start + sync.MAX_ITEMS])
-            conn.commit()
-        elapsed = time.perf_counter() - t0
+        rate = insert_in_batches(conn, cur, "INSERT INTO bench_items VALUES (%s, %s, %s, %s, %s)", flat_rows(batch))
         cur.execute("DROP TABLE bench_items")
         conn.commit()
     finally:
         conn.close()
         engine.dispose()
-    return len(rows) / elapsed
+    return rate
 
 
 def one_round(args, scratch: Path, profiler) -> dict:

@@ -232,10 +232,16 @@ class FakePubSub:
         pass
 
 
-def test_with_redis_a_commit_publishes_one_wake_up_and_a_rollback_none(make_app):
+def app_with_fake_redis(make_app):
+    """An app whose Redis client is a FakeRedis that records what is published."""
     app = make_app(REDIS_URL="redis://fake", **FAST)
     fake = FakeRedis()
     app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    return app, fake
+
+
+def test_with_redis_a_commit_publishes_one_wake_up_and_a_rollback_none(make_app):
+    app, fake = app_with_fake_redis(make_app)
     with app.app_context():
         town, (east, west) = make_town()
         fake.published.clear()
@@ -266,9 +272,7 @@ def test_the_wake_up_goes_out_when_the_transaction_commits_not_when_a_savepoint_
     # (one per item, one per bulk flush): publishing there woke other processes before the row was
     # committed, their poll found nothing, and the real commit published nothing (bench: thousands
     # of dashboard deliveries late by the 5 s safety poll).
-    app = make_app(REDIS_URL="redis://fake", **FAST)
-    fake = FakeRedis()
-    app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    app, fake = app_with_fake_redis(make_app)
     seen_at_publish = []
     fake.on_publish = lambda: seen_at_publish.append(_events_seen_elsewhere())
     with app.app_context():
@@ -286,9 +290,7 @@ def test_the_wake_up_goes_out_when_the_transaction_commits_not_when_a_savepoint_
 
 def test_a_rolled_back_item_keeps_the_wake_up_of_the_items_before_it(make_app):
     # A push whose second item is refused (its savepoint rolled back) still commits the first.
-    app = make_app(REDIS_URL="redis://fake", **FAST)
-    fake = FakeRedis()
-    app.extensions["fieldapp.redis"] = {"redis://fake": fake}
+    app, fake = app_with_fake_redis(make_app)
     with app.app_context():
         town, (east, west) = make_town()
         db.session.commit()
