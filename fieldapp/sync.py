@@ -248,22 +248,31 @@ def push(account: Account, device: Device | None, items: list, bulk: bool = True
     the same answers and rows (bulk=False forces the item-by-item path; the tests compare them).
     The caller limits the batch size (MAX_ITEMS). `sent_at` is the phone's clock when it sent the
     batch: a clock set wrong shifts the batch's moments (rules.visits.clock_offset)."""
-    account_id, device_id = account.id, device.id if device is not None else None
     prepared = Prepared(ui_lang() if has_request_context() else "zh", can(account.role, "registry.police_only"), items)
+
+    def once() -> list[dict]:
+        results = _push_once(account, device, items, bulk, sent_at, prepared)
+        db.session.commit()
+        return results
+
+    results = with_retries(once, f"push by account {account.id}, device {device.id if device else None}")
+    release_after_commit(*_items_due(items, results))
+    return results
+
+
+def with_retries(once, what: str):
+    """Run `once()`, one whole transaction that commits itself, again after a transient failure
+    (is_transient: it applied nothing), rolled back first, up to PUSH_ATTEMPTS times with a random,
+    growing pause."""
     for attempt in range(1, PUSH_ATTEMPTS + 1):
         try:
-            results = _push_once(account, device, items, bulk, sent_at, prepared)
-            db.session.commit()
-            break
+            return once()
         except OperationalError as error:
             db.session.rollback()
             if attempt == PUSH_ATTEMPTS or not is_transient(error):
                 raise
-            log.warning("push by account %s, device %s: %s; trying again (attempt %d)", account_id,
-                        device_id, type(error.orig).__name__, attempt + 1)
+            log.warning("%s: %s; trying again (attempt %d)", what, type(error.orig).__name__, attempt + 1)
             time.sleep(random.uniform(0.01, 0.05 * 2 ** attempt))
-    release_after_commit(*_items_due(items, results))
-    return results
 
 
 def is_transient(error: OperationalError) -> bool:
@@ -461,25 +470,23 @@ def release_after_commit(created: set[str], held_items: list[str]) -> None:
                 uids |= set(db.session.scalars(select(SyncReceipt.waits_for).where(
                     SyncReceipt.item_uid.in_(chunk), SyncReceipt.status == "held")))
             due = _due_held(uids)
-        if not due:
-            return
-        for attempt in range(1, PUSH_ATTEMPTS + 1):
-            try:
-                with write_transaction():
-                    contexts: dict = {}
-                    for chunk in chunks(due):
-                        for receipt in db.session.scalars(
-                                select(SyncReceipt).where(SyncReceipt.id.in_(chunk), SyncReceipt.status == "held")
-                                .order_by(SyncReceipt.id).with_for_update(skip_locked=True)):
-                            _release_held(contexts, _release_one(contexts, receipt))
-                return
-            except OperationalError as error:
-                if attempt == PUSH_ATTEMPTS or not is_transient(error):
-                    raise
-                time.sleep(random.uniform(0.01, 0.05 * 2 ** attempt))
+        if due:
+            with_retries(lambda: _release_due(due), "releasing held items after a push")
     except Exception:
         log.exception("releasing held items after a push failed; the next push's sweep retries")
         db.session.rollback()
+
+
+def _release_due(due: list[int]) -> None:
+    """Release the held receipts `due` (those still held and not being released by another
+    transaction), in their own write transaction."""
+    with write_transaction():
+        contexts: dict = {}
+        for chunk in chunks(due):
+            for receipt in db.session.scalars(
+                    select(SyncReceipt).where(SyncReceipt.id.in_(chunk), SyncReceipt.status == "held")
+                    .order_by(SyncReceipt.id).with_for_update(skip_locked=True)):
+                _release_held(contexts, _release_one(contexts, receipt))
 
 
 def _due_held(uids: set[str]) -> list[int]:

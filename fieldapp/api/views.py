@@ -9,11 +9,11 @@ from flask_login import current_user
 from flask_wtf.csrf import generate_csrf
 
 from .. import devices, photos, sync
+from ..database import read_transaction
 from ..errors import hint, json_error
 from ..extensions import csrf, db
+from ..models import Account
 from ..tips import service as tips
-from ..database import read_transaction
-from ..models import Account, Device
 from . import bp
 from .openapi import document
 
@@ -33,8 +33,7 @@ def device_required(view):
             except devices.AuthError as failure:
                 return json_error(401, failure.code, failure.message)
             devices.touch_device(device)
-            device = db.session.get(Device, device.id)  # touch_device's commit expired it
-            account = db.session.get(Account, device.account_id)
+            account = db.session.get(Account, device.account_id)  # (re)loads the device too, if touched
         g.device = device
         return view(account, device, *args, **kwargs)
     return wrapped
