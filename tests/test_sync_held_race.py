@@ -94,3 +94,21 @@ def test_the_sweep_releases_an_item_left_held_by_a_crash_between_commit_and_rele
     sync.push(first, None, [other])
     assert db.session.scalar(select(SyncReceipt.status).where(SyncReceipt.item_uid == person["uid"])) == "accepted"
     assert db.session.scalar(select(func.count()).select_from(Person)) == 1
+
+
+def test_an_item_held_by_an_insider_from_another_village_is_refused_when_released(ctx):
+    """A collector of the west village holds a person for a house uid that then turns out to be an
+    east house (another collector's): the release applies it under the sender's own scope, so it is
+    refused out_of_scope, and nothing is written in the east village."""
+    town, (east, west) = make_town()
+    insider, owner = make_account(town, "collector", [west]), make_account(town, "collector", [east])
+    house = house_new(east.id)
+    person = person_new(house["entity_uid"])
+    with ctx.test_request_context():  # refusals carry their message in the request's language
+        assert sync.push(insider, None, [person])[0]["status"] == "held"
+        assert sync.push(owner, None, [house])[0]["status"] == "accepted"
+        again = sync.push(insider, None, [person])
+    receipt = db.session.scalar(select(SyncReceipt).where(SyncReceipt.item_uid == person["uid"]))
+    assert (receipt.status, receipt.result["code"]) == ("rejected", "out_of_scope")
+    assert db.session.scalar(select(func.count()).select_from(Person)) == 0
+    assert again[0]["status"] == "duplicate" and again[0]["original"]["code"] == "out_of_scope"
