@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 
 from .extensions import db
 from .changefeed import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
+from .models import Conflict as ConflictRow
 from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
                      VillageCounter, utcnow)
 from .rules.address import address_key
@@ -271,21 +272,27 @@ def _open_residence(person: Person) -> Residence | None:
 
 
 def add_person(actor: Actor, house: House, data: dict, relation: str | None = None,
-               room: str | None = None, uid: str | None = None) -> tuple[Person, str]:
-    """Register a person at `house`. Returns (person, outcome): 'new', 'moved' or 'updated'.
+               room: str | None = None, uid: str | None = None) -> tuple[Person, str, dict]:
+    """Register a person at `house`. Returns (person, outcome, conflicts); outcome is 'new', 'moved'
+    or 'updated'.
 
-    Registration is by current residence and deduplicated by ID number: if the document is already
-    registered, the existing person is updated with what was collected ('updated' when they already
-    live here) and otherwise moved here, their old residence closed and its history kept ('moved').
-    `uid` names a new person (a phone's offline name for them); an existing person keeps theirs."""
+    Registration is by current residence and deduplicated by ID number. If the document is already
+    registered, this is the same person: what was collected fills the fields the record lacks, and a
+    field it has with another value (a differing name) is never overwritten: it is returned in
+    `conflicts` ({field: {base, current, submitted}}) for a reviewer to decide (keep_conflicts). A
+    person living elsewhere is then moved here, their old residence closed and its history kept
+    ('moved'); the move's own date and reason are the new residence's and are taken as collected.
+    The caller decides whether the submitter may register a known person at all (fieldapp.moves:
+    outside their scope it is a move request). `uid` names a new person (a phone's offline name for
+    them); an existing person keeps theirs."""
     existing = find_person(data["id_type"], data["id_number"])
     if existing is not None:
-        # What was collected now updates the record; what the collector left empty keeps its value.
-        update_person(actor, existing, {k: v for k, v in data.items() if v not in (None, "")}, base_version=None)
-        if existing.house_id == house.id and existing.status == "living":
-            return existing, "updated"
+        moving = not (existing.house_id == house.id and existing.status == "living")
+        conflicts = fill_known_person(actor, existing, data, moving)
+        if not moving:
+            return existing, "updated", conflicts
         move_person(actor, existing, house, data.get("move_in_date"), relation, room)
-        return existing, "moved"
+        return existing, "moved", conflicts
     _registered_at_door(actor, house)
     person = Person(status="living", house_id=house.id, village_id=house.village_id,
                     **({"uid": uid} if uid else {}), **{n: data.get(n) for n in PERSON_FIELDS})
@@ -297,7 +304,39 @@ def add_person(actor: Actor, house: House, data: dict, relation: str | None = No
     fields["house_id"] = [None, house.id]
     _record_change(actor, "person", person, "new", fields, house.village_id, _police_only(person))
     _bump_counter(house.village_id, people=1)
-    return person, "new"
+    return person, "new", {}
+
+
+# What a move itself says: the new residence's date and reason, not a claim about the person.
+MOVE_FIELDS = ("move_in_date", "move_in_reason")
+
+
+def fill_known_person(actor: Actor, person: Person, data: dict, moving: bool = False) -> dict:
+    """A registration of a person already registered: apply the collected values of the fields the
+    record lacks (and, when `moving`, the move's own fields), and return the fields whose collected
+    value differs from the record's as conflicts ({field: {base, current, submitted}}, base =
+    current: there is no earlier version the collector worked from). Empty values change nothing."""
+    current = _values(person, PERSON_FIELDS)
+    submitted = {n: data[n] for n in PERSON_FIELDS if n in data and data[n] not in (None, "")}
+    apply, conflicts = {}, {}
+    for name, value in submitted.items():
+        now, value_json = current[name], json_value(value)
+        if now in (None, "") or (moving and name in MOVE_FIELDS):
+            apply[name] = value
+        elif value_json != now:
+            conflicts[name] = {"base": now, "current": now, "submitted": value_json}
+    if apply:
+        update_person(actor, person, apply, base_version=None)
+    return conflicts
+
+
+def keep_conflicts(entity: str, record, conflicts: dict, account_id: int | None, item_uid: str | None = None) -> None:
+    """Keep each conflicting field ({field: {base, current, submitted}}) as a Conflict row for the
+    reviewer (fieldapp/review): neither value is written until someone decides."""
+    for name, values in conflicts.items():
+        db.session.add(ConflictRow(entity=entity, entity_id=record.id, field=name, base=values["base"],
+                                   current=values["current"], submitted=values["submitted"],
+                                   item_uid=item_uid, account_id=account_id))
 
 
 def update_person(actor: Actor, person: Person, data: dict, base_version: int | None, keep_conflicts: bool = False):

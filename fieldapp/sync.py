@@ -53,12 +53,12 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
 
-from . import records, scope
+from . import moves, records, scope
 from .accounts import audit
 from .database import read_transaction, write_transaction
 from .extensions import db
 from .i18n import ui_lang
-from .models import Account, Change, Conflict, Device, House, Organisation, Person, SyncReceipt, utcnow
+from .models import Account, Change, Device, House, Organisation, Person, SyncReceipt, utcnow
 from .push.bulk import Bulk, Prepared
 from .push.context import (MODELS, NEW_OPS, PushContext, chunks, is_uuid, op_of, payload_hash, phone_text,
                            receipt_entity_uid)
@@ -387,17 +387,19 @@ def _settle(ctx: PushContext, item: dict, receipt: SyncReceipt):
         receipt.result = {"uid": item["uid"], "status": "held"}
         return None
     record = outcome.record
-    receipt.status, receipt.record_uid = outcome.status, record.uid
     receipt.waits_for = receipt.payload = None
     receipt.applied_at = utcnow()
+    receipt.status = outcome.status
+    if outcome.status == "requested":
+        # A move request (fieldapp.moves): the answer names nothing about the registered person.
+        receipt.result = {"uid": item["uid"], "status": "requested", "code": moves.REQUESTED_CODE,
+                          "reason": str(moves.REQUESTED_MESSAGE)}
+        return None
+    receipt.record_uid = record.uid
     result = {"uid": item["uid"], "status": outcome.status, "record": {"uid": record.uid, "version": record.version}}
     if outcome.conflicts:
         result["conflicts"] = outcome.conflicts
-        entity = item["op"].split(".")[0]
-        for name, values in outcome.conflicts.items():
-            db.session.add(Conflict(entity=entity, entity_id=record.id, field=name, base=values["base"],
-                                    current=values["current"], submitted=values["submitted"],
-                                    item_uid=item["uid"], account_id=ctx.account.id))
+        records.keep_conflicts(item["op"].split(".")[0], record, outcome.conflicts, ctx.account.id, item["uid"])
     receipt.result = result
     return record
 

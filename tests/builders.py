@@ -67,7 +67,7 @@ def person_data(**overrides) -> dict:
 
 
 def make_person(house, actor_id=None, **overrides):
-    person, _outcome = records.add_person(records.Actor(actor_id), house, person_data(**overrides))
+    person, _outcome, _conflicts = records.add_person(records.Actor(actor_id), house, person_data(**overrides))
     db.session.commit()
     return person
 

@@ -20,8 +20,8 @@ from sqlalchemy import func, select
 
 from fieldapp import accounts, records
 from fieldapp.extensions import db
-from fieldapp.models import (Account, AuditEvent, Change, Conflict, House, Organisation, Person, Town,
-                             Village)
+from fieldapp.models import (Account, AuditEvent, Change, Conflict, House, MoveRequest, Organisation, Person,
+                             Town, Village)
 from fieldapp.rules.identifiers import mask_id
 from fieldapp.rules.permissions import ROLES, is_town_wide
 
@@ -236,6 +236,16 @@ MATRIX = [
     ("review.resolve",               "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("review.resolve",               "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("review.resolve",               "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    # Move requests (fieldapp/moves.py): reviewers and police of the receiving village decide; a
+    # request for a person from abroad is police-only. "own" = a request into the own village for a
+    # person registered in 西村; refusing needs no acknowledgement, so it answers 303. "town2" = a
+    # request to move a person of the own village to another town: the sending side may refuse it.
+    ("moves.queue",                  "GET",  "-",       (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("moves.decide",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("moves.decide",                 "POST", "own",     (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
+    ("moves.decide",                 "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("moves.decide",                 "POST", "town2",   (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
+    ("moves.decide",                 "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
     ("review.reveal",                "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
     ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
     ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
@@ -309,6 +319,7 @@ class Target:
     badge_account: int | None = None
     badge_token: str = ""
     conflict: int | None = None  # an unresolved conflict on `person` (review.*)
+    move: int | None = None  # a pending move request into `house` (moves.*)
 
 
 @dataclass
@@ -353,6 +364,17 @@ def build_world() -> World:
         db.session.add(conflict)
         db.session.flush()
         world.targets[key].conflict = conflict.id
+    # A pending move request into each target's house, for a person registered elsewhere.
+    registered_in = {"own": "west", "west": "town2", "town2": "own", "abroad": "abroad"}
+    for key, source in registered_in.items():
+        person = db.session.get(Person, world.targets[source].person)
+        house = db.session.get(House, world.targets[key].house)
+        request = MoveRequest(person_id=person.id, from_village_id=person.village_id, to_house_id=house.id,
+                              to_village_id=house.village_id, police_only=key == "abroad",
+                              data={"name": "想搬来", "id_type": person.id_type, "id_number": person.id_number})
+        db.session.add(request)
+        db.session.flush()
+        world.targets[key].move = request.id
     db.session.commit()  # end the read transaction: only plain ids leave this function
     return world
 
@@ -361,7 +383,7 @@ def build_world() -> World:
 
 
 
-AUDITED_GETS = {"registry.edit_house", "registry.edit_person"}
+AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "moves.queue"}
 
 
 
@@ -396,6 +418,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         "maps.house": {"house_id": target.house},
         "review.resolve": {"conflict_id": target.conflict},
         "review.reveal": {"conflict_id": target.conflict},
+        "moves.decide": {"request_id": target.move, "action": "refuse"},
     }
     return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
 
@@ -437,6 +460,8 @@ def post_data(endpoint: str, target: Target) -> dict:
         return {"closed_date": today, "version": version_of(Organisation, target.closer)}
     if endpoint == "review.resolve":
         return {"choice": "kept", "version": version_of(Person, target.person)}
+    if endpoint == "moves.decide":
+        return {"note": "不是本人"}
     if endpoint == "admin.issue":
         return {"name": "新发证", "role": "supervisor"}
     if endpoint == "admin.revoke":
@@ -598,23 +623,25 @@ def test_non_police_cannot_register_a_person_from_abroad(ctx, login):
     assert db_state() == before
 
 
-def test_document_of_a_police_only_person_is_refused_to_others(ctx, login):
-    """A collector typing the resident-ID number of a police-only record gets a message, not a move."""
+def test_document_of_a_police_only_person_is_a_request_that_reveals_nothing(ctx, login):
+    """A collector typing the resident-ID number of a police-only record gets the same answer as for
+    anyone registered elsewhere: a move request, nothing moved, nothing about the person shown."""
     town, (east, west) = make_town()
     collector = make_account(town, "collector", [east])
     house = make_house(east, collected=True)
     other = make_house(west, collected=True)
     hidden = make_person(other, name="境外约翰", category="abroad", nationality="HKG", move_in_reason="work")
-    house_id, hidden_id, number = house.id, hidden.id, hidden.id_number
+    house_id, hidden_id, number, other_id = house.id, hidden.id, hidden.id_number, other.id
     client = login(collector)
-    before = db_state()
     response = send(client, "POST", f"/houses/{house_id}/people/new", {
         "name": "某人", "id_type": "111", "id_number": number, "category": "local", "ethnicity": "01",
         "hukou_type": "1", "move_in_reason": "", "away_duration": "", "known_on": date.today().isoformat()})
-    assert response.status_code == 422
-    assert 'aria-invalid="true"' in response.get_data(as_text=True)
-    assert db_state() == before
-    assert db.session.get(Person, hidden_id).house_id == other.id
+    assert response.status_code == 303
+    page = send(client, "GET", response.headers["Location"]).get_data(as_text=True)
+    assert "already registered elsewhere" in page and "境外约翰" not in page and "西村" not in page
+    assert db.session.get(Person, hidden_id).house_id == other_id
+    request = db.session.scalar(select(MoveRequest))
+    assert (request.person_id, request.police_only, request.status) == (hidden_id, True, "pending")
 
 
 def test_changes_of_a_person_registered_from_abroad_are_police_only(ctx, login):

@@ -50,7 +50,7 @@ def test_adding_a_known_document_moves_the_person_and_keeps_history(ctx):
     _town, (east, west) = make_town()
     old_home, new_home = make_house(east), make_house(west)
     person = make_person(old_home)
-    again, outcome = records.add_person(records.Actor(None), new_home,
+    again, outcome, _conflicts = records.add_person(records.Actor(None), new_home,
                                       person_data(id_number=person.id_number, name="张三", phone="13812345678"),
                                       relation="02")
     db.session.commit()
@@ -159,7 +159,7 @@ def test_re_registering_at_the_same_house_is_an_update(ctx):
     _town, (east, _west) = make_town()
     home = make_house(east)
     person = make_person(home)
-    again, outcome = records.add_person(records.Actor(None), home, person_data(id_number=person.id_number,
+    again, outcome, _conflicts = records.add_person(records.Actor(None), home, person_data(id_number=person.id_number,
                                                                                phone="13812345678"))
     assert (again.id, outcome, counters(east)[0]) == (person.id, "updated", 1)
 

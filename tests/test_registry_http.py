@@ -17,7 +17,7 @@ import pytest
 from sqlalchemy import func, select
 
 from fieldapp.extensions import db
-from fieldapp.models import (Change, House, Organisation, Person, Residence, VillageCounter)
+from fieldapp.models import (Change, Conflict, House, Organisation, Person, Residence, VillageCounter)
 from fieldapp.rules.doorcode import is_valid_door_code, new_door_code
 from fieldapp.rules.identifiers import (IdentifierError, resident_id_check_digit, uscc_check_char,
                                         validate_mobile, validate_resident_id, validate_uscc)
@@ -501,7 +501,9 @@ def test_adding_a_registered_id_at_another_house_moves_the_person(field):
     new_house = make_house(field.west, number="9", group="2", collected=True)
     new_house_id = new_house.id
     assert counter(field.east_id)[0] == 1 and counter(field.west_id)[0] == 0
-    west_client, _ = field.sign_in_as("collector", [field.west])
+    # A collector of both villages: the move is inside their scope (outside it is a move request,
+    # tests/test_moves.py).
+    west_client, _ = field.sign_in_as("collector", [field.east, field.west])
 
     response = send(west_client, "POST", f"/houses/{new_house_id}/people/new",
                     person_form(number, name="孙七", move_in_date="2017-05-01", relation="02"))
@@ -596,12 +598,17 @@ def test_re_registering_a_known_person_keeps_what_the_form_left_empty(field):
     person_id = person.id
     new_house = make_house(field.west, collected=True)
     new_house_id = new_house.id
-    west_client, _ = field.sign_in_as("collector", [field.west])
-    assert send(west_client, "POST", f"/houses/{new_house_id}/people/new",
-                person_form(number, name="张三", move_in_date="2017-05-01")).status_code == 303
+    both_client, _ = field.sign_in_as("collector", [field.east, field.west])
+    registered_name = person.name
+    assert send(both_client, "POST", f"/houses/{new_house_id}/people/new",
+                person_form(number, name="张三丰", move_in_date="2017-05-01")).status_code == 303
     person = fresh(Person, person_id)
     assert person.house_id == new_house_id
     assert (person.phone, person.hukou_address) == ("13812345678", "湖南省新化县某村")
+    # A differing name is not overwritten: it waits for the reviewer, side by side.
+    assert person.name == registered_name != "张三丰"
+    kept = db.session.scalars(select(Conflict).where(Conflict.entity == "person", Conflict.entity_id == person_id)).all()
+    assert [(c.field, c.current, c.submitted) for c in kept] == [("name", registered_name, "张三丰")]
 
 
 def test_edit_a_person(field):

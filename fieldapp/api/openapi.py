@@ -2,7 +2,7 @@
 it true: every route and method is described (and nothing else), and real answers match the schemas."""
 from __future__ import annotations
 
-from .. import sync
+from .. import moves, sync
 from ..push.context import OPS
 from ..push.errors import REJECT_MESSAGES
 from ..push.operations import TIP_VERIFY_CODES
@@ -155,8 +155,11 @@ SCHEMAS = {
         _object({"uid": UID, "status": {"const": "conflict"}, "code": {"const": "uid_reused"},
                  "reason": {"type": "string"}, "applied": {"const": False}}),
         _object({"uid": UID, "status": {"const": "held"}}),
+        _object({"uid": UID, "status": {"const": "requested"}, "code": {"const": moves.REQUESTED_CODE},
+                 "reason": {"type": "string"}}),
         _object({"uid": {"type": ["string", "null"]}, "status": {"const": "rejected"},
-                 "code": {"enum": sorted((set(REJECT_MESSAGES) - {"uid_reused"}) | set(TIP_VERIFY_CODES))}, "reason": {"type": "string"},
+                 "code": {"enum": sorted((set(REJECT_MESSAGES) - {"uid_reused"}) | set(TIP_VERIFY_CODES)
+                                         | {moves.REFUSED_CODE})}, "reason": {"type": "string"},
                  "errors": {"type": "object", "additionalProperties": {"type": "array", "items": {"type": "string"}}}}),
         _object({"uid": UID, "status": {"const": "duplicate"}, "original": {"$ref": "#/components/schemas/Result"}}),
     ]},

@@ -4,11 +4,12 @@ from .accounts import Account, account_villages
 from .activity import AuditEvent, Change, VillageCounter
 from .field import DashboardEvent, RetiredDoorCode, Tip, Visit
 from .places import Campaign, Phase, Town, Village
+from .moves import MoveRequest
 from .progress import CollectorDay, VillageDay
 from .registry import House, Organisation, Person, Residence
 from .sync import Conflict, Device, Photo, SyncReceipt
 
 __all__ = [
-    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "Organisation", "Person", "Phase",
+    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "MoveRequest", "Organisation", "Person", "Phase",
     "Photo", "Residence", "RetiredDoorCode", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_villages", "new_uid", "utcnow",
 ]

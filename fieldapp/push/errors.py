@@ -47,8 +47,8 @@ class Hold(Exception):
 
 @dataclass
 class Outcome:
-    """An applied item: `status` accepted | conflict, the record it applied to, and the fields kept
-    for the reviewer."""
+    """An applied item: `status` accepted | conflict | requested, the record it applied to (None for
+    a move request: nothing was applied), and the fields kept for the reviewer."""
     status: str
     record: object
     conflicts: dict = field(default_factory=dict)

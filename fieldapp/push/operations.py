@@ -20,7 +20,7 @@ from dataclasses import dataclass
 
 from flask_babel import lazy_gettext as _l
 
-from .. import records
+from .. import moves, records
 from ..extensions import db
 from ..changefeed import note_village_changed
 from ..models import Account, Organisation, Visit, utcnow
@@ -238,21 +238,20 @@ def _house_update(ctx, actor, house, base, data) -> Outcome:
 def _person_new(ctx, actor, item, house, data) -> Outcome:
     form = person_form(ctx, data, None)
     clean = form.record_data()
-    problem = checks.document_problem(ctx.account, clean)
-    if problem:
-        raise Rejected("invalid", {"id_number": [problem]})
     try:
-        person, _outcome = records.add_person(actor, house, clean, form.relation.data or None,
-                                              form.room.data or None, uid=item["entity_uid"])
+        done = moves.register(ctx.account, actor, house, clean, form.relation.data or None,
+                              form.room.data or None, uid=item["entity_uid"], item_uid=item["uid"])
     except records.DateOrder as error:
         raise Rejected("invalid", {"move_in_date": [checks.move_in_problem(error)]}) from None
-    return Outcome("accepted", person)
+    if done.outcome == "requested":
+        return Outcome("requested", None)
+    return Outcome("conflict" if done.conflicts else "accepted", done.person, done.conflicts)
 
 
 def _person_update(ctx, actor, person, base, data) -> Outcome:
     form = person_form(ctx, data, person)
     clean = form.record_data()
-    problem = checks.document_problem(ctx.account, clean, person)
+    problem = checks.document_problem(clean, person)
     if problem:
         raise Rejected("invalid", {"id_number": [problem]})
     sent = set(data) | ({"employer_id"} if "employer_uid" in data else set())

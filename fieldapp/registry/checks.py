@@ -8,24 +8,18 @@ from datetime import date
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
-from .. import records, scope
+from .. import records
 from ..extensions import db
-from ..models import Account, Organisation, Person
+from ..models import Organisation, Person
 
 
-def document_problem(account: Account, data: dict, person: Person | None = None):
-    """A document number names one person. Registering a new person whose document is known moves
-    that person here (records.add_person), unless the record is one the account may not see
-    (police-only); editing a person may not take another person's document."""
+def document_problem(data: dict, person: Person):
+    """A document number names one person: editing a person may not take another person's document.
+    (Registering a new person whose document is known is fieldapp.moves' business.)"""
     other = records.find_person(data["id_type"], data["id_number"])
-    if other is None or (person is not None and other.id == person.id):
+    if other is None or other.id == person.id:
         return None
-    if person is not None:
-        return _l("Another registered person has this document number. Check the number.")
-    if not scope.may_see_person(account, other):
-        return _l("This document is registered to a record only the community police may change. "
-                  "Ask them to register this person.")
-    return None
+    return _l("Another registered person has this document number. Check the number.")
 
 
 def move_in_problem(error: records.DateOrder):

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from .. import records, scope
+from .. import moves, records, scope
 from ..accounts import audit
 from ..database import write_transaction
 from ..extensions import db
@@ -166,8 +166,10 @@ def house(house_id):
         Organisation.house_id == house.id).order_by(Organisation.id)))
     proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "visits.view") else None)
+    arriving = [r for r in moves.for_house(house.id)
+                if not r.police_only or can(current_user.role, "registry.police_only")]
     return render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
-                           can_write=can(current_user.role, "registry.write"))
+                           arriving=arriving, can_write=can(current_user.role, "registry.write"))
 
 
 @bp.route("/villages/<int:village_id>/houses/new", methods=["GET", "POST"])
@@ -219,23 +221,29 @@ def new_person(house_id):
     form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
     if form.validate_on_submit():
         data = form.record_data()
-        problem = checks.document_problem(current_user, data)
-        if problem:
-            form.id_number.errors = [problem]
+        try:
+            done = moves.register(current_user, _actor(form), house, data, form.relation.data or None,
+                                  form.room.data or None)
+        except records.DateOrder as error:
+            db.session.rollback()
+            form.move_in_date.errors = [checks.move_in_problem(error)]
         else:
-            try:
-                _person, outcome = records.add_person(_actor(form), house, data, form.relation.data or None,
-                                                      form.room.data or None)
-            except records.DateOrder as error:
-                db.session.rollback()
-                form.move_in_date.errors = [checks.move_in_problem(error)]
-            else:
-                db.session.commit()
-                flash({"new": _("Person registered."), "updated": _("Person saved."),
-                       "moved": _("This person was already registered elsewhere and has been moved to this house; their history is kept.")}[outcome],
-                      "success")
-                return redirect(url_for(".house", house_id=house.id), 303)
+            if done.conflicts:
+                records.keep_conflicts("person", done.person, done.conflicts, current_user.id)
+            db.session.commit()
+            flash(_registered_message(done), "info" if done.outcome == "requested" or done.conflicts else "success")
+            return redirect(url_for(".house", house_id=house.id), 303)
     return _form_page("registry/person_form.html", form, house=house, person=None)
+
+
+def _registered_message(done) -> str:
+    if done.outcome == "requested":
+        return str(moves.REQUESTED_MESSAGE)
+    if done.conflicts:
+        return _("This person was already registered. What was missing is saved; the details that differ "
+                 "from the register were sent to a reviewer to decide.")
+    return {"new": _("Person registered."), "updated": _("Person saved."),
+            "moved": _("This person was already registered elsewhere and has been moved to this house; their history is kept.")}[done.outcome]
 
 
 @bp.get("/people/<int:person_id>")
@@ -287,7 +295,7 @@ def edit_person(person_id):
         _audit_full_numbers("person", person.id)
     if form.validate_on_submit():
         data = form.record_data()
-        problem = checks.document_problem(current_user, data, person)
+        problem = checks.document_problem(data, person)
         if problem:
             form.id_number.errors = [problem]
         else:

@@ -1,9 +1,12 @@
-"""The reviewer's work (信息录入/复核): deciding the conflicts sync kept for a person to settle."""
+"""The reviewer's work (信息录入/复核): deciding the conflicts sync kept for a person to settle, and
+the move requests of people registered elsewhere."""
+from .moves import bp as moves_bp
 from .views import bp
 
 
 def init_app(app) -> None:
     app.register_blueprint(bp)
+    app.register_blueprint(moves_bp)
 
 
 __all__ = ["bp", "init_app"]

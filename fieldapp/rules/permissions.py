@@ -40,6 +40,9 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Conflicts sync kept (a field two editors changed differently): the reviewer decides; police
     # decide those on the records only they see.
     "conflicts.resolve": frozenset({"reviewer", "police"}),
+    # Move requests (迁入待核实): a document registered outside the submitter's villages is moved
+    # only when a reviewer of both sides agrees (fieldapp/moves.py); police for people from abroad.
+    "moves.review": frozenset({"reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
 }

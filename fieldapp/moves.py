@@ -1,0 +1,255 @@
+"""Registering a document that is already registered, without letting anyone who knows an ID
+number take a person over. No HTTP here: the web form, the phone's push and the review pages call
+these; callers commit.
+
+Rules:
+- A new document is a new person (records.add_person).
+- A document registered to a person the submitter may see (their villages; people from abroad for
+  police only) is that person: the registration fills what the record lacks, a differing value (a
+  name) becomes a conflict for the reviewer, never an overwrite, and a person living at another
+  house in scope moves here with their history kept (records.add_person).
+- A document registered to anyone else (another village or town, or a person from abroad for a
+  non-police submitter) becomes a move request (迁入待核实) that holds only what was typed. The
+  submitter learns nothing about the existing record: every such case gets the same answer, which
+  names neither the village nor the category.
+- A request waits for a reviewer of the receiving village (police, if the person or the submission
+  is from abroad) who is not its submitter. That reviewer confirms it at once if they also see the
+  person where they are registered now; otherwise only after the sending village has been told:
+  its reviewer acknowledged the request in their queue. Either side may refuse it, with a note.
+- Confirming moves the person under the requester's visit (records.move_person: history kept),
+  fills what the record lacks and keeps differing values as conflicts, exactly as in scope; other
+  pending requests for the same person are refused as superseded. A phone's items waiting for the
+  requested record then find it. Refusing writes nothing to the person, and refuses the phone's
+  items waiting for the record it asked for.
+- Every request, acknowledgement and decision is in the audit log.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+from flask_babel import lazy_gettext as _l
+from sqlalchemy import and_, func, or_, select, update
+
+from . import records, scope
+from .accounts import audit
+from .extensions import db
+from .models import Account, Change, MoveRequest, Person, SyncReceipt, utcnow
+from .rules.permissions import POLICE_ONLY_CATEGORIES, can
+
+REQUESTED_CODE = "move_requested"
+REQUESTED_MESSAGE = _l("This document number is already registered elsewhere. Your registration has been "
+                       "sent for checking; the person moves here once a reviewer confirms it.")
+REFUSED_CODE = "move_refused"
+REFUSED_MESSAGE = _l("The move of this person was not confirmed, so this change cannot be applied.")
+SUPERSEDED = "superseded"
+DATE_FIELDS = ("birth_date", "move_in_date")
+
+
+class NotAllowed(Exception):
+    """The account may not take this decision on this request (now)."""
+
+
+class AlreadyDecided(Exception):
+    """Someone decided this request first."""
+
+
+@dataclass
+class Registered:
+    """What a registration did: outcome 'new' | 'updated' | 'moved' (person set; conflicts kept for
+    the reviewer) or 'requested' (request set; nobody moved)."""
+    outcome: str
+    person: Person | None = None
+    conflicts: dict = field(default_factory=dict)
+    request: MoveRequest | None = None
+
+
+def _sees(account: Account, person: Person) -> bool:
+    """The person is in the account's scope (their villages, and from abroad only for police)."""
+    return db.session.scalar(scope.people(account).where(Person.id == person.id).with_only_columns(Person.id)) is not None
+
+
+def _police_only(person: Person, data: dict) -> bool:
+    return person.category in POLICE_ONLY_CATEGORIES or data.get("category") in POLICE_ONLY_CATEGORIES
+
+
+def register(account: Account, actor: records.Actor, house, data: dict, relation: str | None = None,
+             room: str | None = None, uid: str | None = None, item_uid: str | None = None) -> Registered:
+    """Register the person in `data` at `house` for `account` (see the module's rules)."""
+    known = records.find_person(data["id_type"], data["id_number"])
+    if known is not None and not _sees(account, known):
+        request = MoveRequest(
+            **({"uid": uid} if uid else {}), person_id=known.id, from_village_id=known.village_id, to_house_id=house.id,
+            to_village_id=house.village_id, data={n: records.json_value(v) for n, v in data.items()},
+            relation=relation, room=room, police_only=_police_only(known, data), source=actor.source,
+            item_uid=item_uid, requested_by_id=account.id, known_on=actor.known_on,
+            collected_at=actor.collected_at or utcnow(), visit_uid=actor.visit_uid, door_proof=actor.door_proof)
+        db.session.add(request)
+        db.session.flush()
+        audit(account.id, "move.request", f"move_request:{request.id}")
+        return Registered("requested", request=request)
+    person, outcome, conflicts = records.add_person(actor, house, data, relation, room, uid=uid)
+    return Registered(outcome, person, conflicts)
+
+
+# The review side ----------------------------------------------------------------------------------
+
+def _village_ids(account: Account) -> set[int]:
+    return {v.id for v in scope.villages(account)}
+
+
+def reviewable(account: Account):
+    """The pending requests `account` reviews: for the receiving or the sending village, police-only
+    ones for police alone. None for roles that do not review moves."""
+    if not can(account.role, "moves.review"):
+        return select(MoveRequest).where(False)
+    villages = scope.village_filter(account, MoveRequest.to_village_id)
+    sending = MoveRequest.person_id.in_(scope.people(account).with_only_columns(Person.id))
+    query = select(MoveRequest).where(MoveRequest.status == "pending", or_(villages, sending))
+    if not can(account.role, "registry.police_only"):
+        query = query.where(MoveRequest.police_only.is_(False))
+    return query
+
+
+def pending(account: Account, limit: int = 200) -> list[MoveRequest]:
+    """Oldest first."""
+    return list(db.session.scalars(reviewable(account).order_by(MoveRequest.requested_at, MoveRequest.id).limit(limit)))
+
+
+def pending_count(account: Account) -> int:
+    return db.session.scalar(select(func.count()).select_from(reviewable(account).subquery())) or 0
+
+
+def request_or_none(account: Account, request_id: int) -> MoveRequest | None:
+    """A request `account` reviews (pending or decided), else None (the view answers 404)."""
+    return db.session.scalar(_any_status(account).where(MoveRequest.id == scope.key_or_404(request_id)))
+
+
+def _any_status(account: Account):
+    if not can(account.role, "moves.review"):
+        return select(MoveRequest).where(False)
+    villages = scope.village_filter(account, MoveRequest.to_village_id)
+    sending = scope.village_filter(account, MoveRequest.from_village_id)
+    query = select(MoveRequest).where(or_(villages, sending))
+    if not can(account.role, "registry.police_only"):
+        query = query.where(MoveRequest.police_only.is_(False))
+    return query
+
+
+@dataclass
+class Powers:
+    """What `account` may do with one request now, and what it may be shown."""
+    receiving: bool  # reviews the receiving village
+    sending: bool  # sees the person where they are registered now
+    own: bool  # submitted it
+
+    @property
+    def confirm(self) -> bool:
+        return self.receiving and not self.own
+
+    def may_confirm(self, request: MoveRequest) -> bool:
+        return self.confirm and (self.sending or request.acknowledged_at is not None)
+
+    def may_acknowledge(self, request: MoveRequest) -> bool:
+        return self.sending and not self.own and request.acknowledged_at is None
+
+    @property
+    def refuse(self) -> bool:
+        return (self.receiving or self.sending) and not self.own
+
+
+def powers(account: Account, request: MoveRequest) -> Powers:
+    receiving = can(account.role, "moves.review") and request.to_village_id in _village_ids(account) and (
+        not request.police_only or can(account.role, "registry.police_only"))
+    sending = can(account.role, "moves.review") and _sees(account, request.person)
+    return Powers(receiving=receiving, sending=sending, own=request.requested_by_id == account.id)
+
+
+def _claim(request: MoveRequest, account: Account, status: str, note: str | None) -> None:
+    """Decide the request once: a concurrent decision makes this UPDATE match no row."""
+    claimed = db.session.execute(
+        update(MoveRequest).where(MoveRequest.id == request.id, MoveRequest.status == "pending")
+        .values(status=status, decided_at=utcnow(), decided_by_id=account.id, note=note)
+        .execution_options(synchronize_session=False)).rowcount
+    if claimed != 1:
+        raise AlreadyDecided()
+    db.session.expire(request)
+
+
+def acknowledge(account: Account, request: MoveRequest) -> None:
+    """The sending village is told: its reviewer has seen the request."""
+    if request.status != "pending":
+        raise AlreadyDecided()
+    if not powers(account, request).may_acknowledge(request):
+        raise NotAllowed()
+    db.session.execute(update(MoveRequest).where(MoveRequest.id == request.id, MoveRequest.acknowledged_at.is_(None))
+                       .values(acknowledged_at=utcnow(), acknowledged_by_id=account.id)
+                       .execution_options(synchronize_session=False))
+    db.session.expire(request)
+    audit(account.id, "move.acknowledge", f"move_request:{request.id}")
+
+
+def confirm(account: Account, request: MoveRequest) -> dict:
+    """Move the person (see the module's rules). Returns the conflicts kept for the reviewer.
+    Raises NotAllowed, AlreadyDecided or records.DateOrder (the caller rolls back)."""
+    if request.status != "pending":
+        raise AlreadyDecided()
+    if not powers(account, request).may_confirm(request):
+        raise NotAllowed()
+    _claim(request, account, "confirmed", None)
+    person, house = request.person, request.to_house
+    actor = records.Actor(account_id=request.requested_by_id, source=request.source, known_on=request.known_on,
+                          collected_at=request.collected_at, visit_uid=request.visit_uid,
+                          door_proof=request.door_proof)
+    data = {n: date.fromisoformat(v) if n in DATE_FIELDS and v else v for n, v in request.data.items()}
+    before = db.session.scalar(select(func.max(Change.id))) or 0
+    moving = not (person.house_id == house.id and person.status == "living")
+    conflicts = records.fill_known_person(actor, person, data, moving)
+    if moving:
+        records.move_person(actor, person, house, data.get("move_in_date"), request.relation, request.room)
+    records.keep_conflicts("person", person, conflicts, request.requested_by_id, request.item_uid)
+    # The Change rows of this move were reviewed by the one who confirmed it.
+    db.session.execute(update(Change).where(Change.entity == "person", Change.entity_id == person.id,
+                                            Change.id > before)
+                       .values(reviewed_at=utcnow(), reviewed_by_id=account.id).execution_options(synchronize_session=False))
+    # The phone named the person by its own uid: from now on that uid finds the person, and its
+    # items held for it are released by the next push's sweep.
+    if request.item_uid:
+        db.session.execute(update(SyncReceipt).where(SyncReceipt.item_uid == request.item_uid)
+                           .values(status="accepted", record_uid=person.uid)
+                           .execution_options(synchronize_session=False))
+    for other in db.session.scalars(select(MoveRequest).where(MoveRequest.person_id == person.id,
+                                                              MoveRequest.status == "pending",
+                                                              MoveRequest.id != request.id)):
+        _claim(other, account, "refused", SUPERSEDED)
+        _refuse_waiting(other)
+    audit(account.id, "move.confirm", f"move_request:{request.id}", f"person:{person.id}")
+    return conflicts
+
+
+def refuse(account: Account, request: MoveRequest, note: str) -> None:
+    """Refuse the request: nothing is written to the person."""
+    if request.status != "pending":
+        raise AlreadyDecided()
+    if not powers(account, request).refuse:
+        raise NotAllowed()
+    _claim(request, account, "refused", (note or "").strip()[:255] or None)
+    _refuse_waiting(request)
+    audit(account.id, "move.refuse", f"move_request:{request.id}")
+
+
+def _refuse_waiting(request: MoveRequest) -> None:
+    """A phone's items held for the record it asked for will never find it."""
+    if not request.uid:
+        return
+    for receipt in db.session.scalars(select(SyncReceipt).where(SyncReceipt.status == "held",
+                                                                SyncReceipt.waits_for == request.uid)):
+        receipt.status, receipt.payload, receipt.waits_for, receipt.applied_at = "rejected", None, None, utcnow()
+        receipt.result = {"uid": receipt.item_uid, "status": "rejected", "code": REFUSED_CODE,
+                          "reason": str(REFUSED_MESSAGE), "errors": {}}
+
+
+def for_house(house_id: int) -> list[MoveRequest]:
+    """Pending requests to move someone into this house (the house page lists them as typed)."""
+    return list(db.session.scalars(select(MoveRequest).where(
+        and_(MoveRequest.to_house_id == house_id, MoveRequest.status == "pending")).order_by(MoveRequest.id)))
