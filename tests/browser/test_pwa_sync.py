@@ -13,8 +13,10 @@ from werkzeug.serving import make_server
 
 from fieldapp.extensions import db
 
-from ..builders import make_account, resident_id
-from .test_pwa_offline import (add_person, app_page, pending, people_with_uids, record_items, sign_in, unlock,
+from fieldapp.models import Village
+
+from ..builders import make_account, make_house, make_person, resident_id
+from .test_pwa_offline import (DUMP_AS_TEXT, add_person, app_page, pending, people_with_uids, record_items, sign_in, unlock,
                                 wait_until, world)
 
 
@@ -300,3 +302,33 @@ def test_signing_out_removes_household_data_but_keeps_unsent_records(live_server
         assert devices[-1].revoked_at is not None
     assert page.evaluate("fetch('/api/session').then(r => r.json())")["signed_in"] is False
     assert page.evaluate("window.__fieldapp.dump()")["houses"] == []
+
+
+def test_a_document_registered_in_another_village_is_saved_offline_then_answered_as_a_request(live_server, phone):
+    """Offline, the collector registers someone whose ID number is registered in 西村: the phone saves
+    it; at sync the server answers with a move request (迁入待核实) that names nothing about the
+    registered person, the phone's own copy of the person goes, and nobody moved on the server."""
+    from fieldapp.models import MoveRequest, Person
+    base = live_server.base_url
+    w = world(live_server, houses=1)
+    with live_server.app.app_context():
+        west = db.session.scalar(select(Village).where(Village.name == "西村"))
+        elsewhere = make_person(make_house(west, number="8", collected=True), name="西村居民")
+        number, registered_house = elsewhere.id_number, elsewhere.house_id
+    page = app_page(phone, base, w["collection_id"])
+    house_uid = w["houses"][0][0]
+    phone.set_offline(True)
+    add_person(page, house_uid, "冒用号码", number)  # saved on the phone, listed at the house
+    phone.set_offline(False)
+    expect(pending(page)).to_have_text("0", timeout=20_000)
+    page.evaluate("location.hash = '#/outbox'")
+    requested = page.locator("#outbox-requested")
+    expect(requested).to_contain_text("此证件号码已在别处登记，已提交核实")
+    expect(requested).not_to_contain_text("西村")
+    page.evaluate("uid => { location.hash = '#/h/' + uid; }", house_uid)
+    expect(page.locator("#residents")).to_be_visible()
+    expect(page.locator("#residents", has_text="冒用号码")).to_have_count(0)  # the phone's copy went
+    assert "西村居民" not in page.evaluate(DUMP_AS_TEXT)
+    with live_server.app.app_context():
+        assert db.session.scalar(select(Person.house_id).where(Person.id_number == number)) == registered_house
+        assert db.session.scalar(select(func.count()).select_from(MoveRequest)) == 1

@@ -3,7 +3,8 @@
 // "duplicate" back, never create twice. The change itself (personal data) is sealed; what the
 // counts and the queue need (uid, op, state) stays readable without the PIN.
 // States: pending (to send) -> gone (accepted, duplicate, held) | rejected (the collector fixes it,
-// which makes a new item with a new uid) | conflict (applied partly, kept for the reviewer).
+// which makes a new item with a new uid) | conflict (applied partly, kept for the reviewer) |
+// requested (a person registered elsewhere: a move request waits for a reviewer; shown until hidden).
 // Door visits (op visit.new, visits.js) are sent in the same queue, in order, with state 'visit'.
 import * as db from './db.js';
 import { seal, open } from './crypto.js';
@@ -94,10 +95,20 @@ export async function settle(results) {
   const drop = [];
   const keep = [];
   const sent = [];
+  const forget = [];
   for (const r of results) {
     const item = await db.get('outbox', r.uid);
     if (!item) continue;
-    if (['accepted', 'duplicate', 'held'].includes(r.status)) {
+    // A person.new answered under another uid (the document was registered already) or as a move
+    // request (迁入待核实, nobody moved yet): the phone's own copy of the person goes; the registered
+    // one comes with the next pull, if and when it is this collector's to see.
+    const answer = r.status === 'duplicate' ? r.original || {} : r;
+    if (item.op === 'person.new' && (answer.status === 'requested'
+        || (answer.record && answer.record.uid !== item.entity_uid))) forget.push({ uid: item.entity_uid, house_uid: item.house_uid });
+    if (answer.status === 'requested') {
+      const result = await seal({ status: 'requested', reason: answer.reason, code: answer.code }, r.uid + ':result');
+      keep.push({ ...item, state: 'requested', result, answered: Date.now() });
+    } else if (['accepted', 'duplicate', 'held'].includes(r.status)) {
       drop.push(r.uid);
       if (item.op === 'tip.new') sent.push({ uid: item.uid, entity_uid: item.entity_uid, created: item.created, sent: Date.now(), sealed: item.sealed });
     } else if (item.op === 'visit.new') {
@@ -113,7 +124,7 @@ export async function settle(results) {
   const changes = { outbox: { del: drop, put: keep } };
   if (sent.length) changes.meta = { put: [{ key: 'tips_sent', value: [...((await db.meta('tips_sent')) || []), ...sent].slice(-TIPS_SENT_KEPT) }] };
   await db.write(changes);
-  return { done: drop.length, kept: keep.length };
+  return { done: drop.length, kept: keep.length, forget };
 }
 
 // Everything not yet accepted, readable (needs the PIN): the "export unsent records" file.

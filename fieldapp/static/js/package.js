@@ -126,6 +126,17 @@ export async function person(uid) {
   return p && { ...(await open(p.sealed, uid)), local: p.local, version: p.version };
 }
 
+// The phone's own copies of people the server answered for under another name (outbox.settle):
+// they go, with their place in the house's living count. Server copies are never touched.
+export async function forgetLocal(people) {
+  for (const { uid, house_uid: houseUid } of people) {
+    const mine = await db.get('people', uid);
+    if (!mine || !mine.local) continue;
+    await db.del('people', uid);
+    if (houseUid) await adjustCount(houseUid, -1);
+  }
+}
+
 // What the collector just saved, shown at once (the server's copy replaces it after the sync).
 export async function applyLocal(op, entityUid, houseUid, data, extra = {}) {
   if (op === 'person.leave') {

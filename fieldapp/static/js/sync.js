@@ -115,7 +115,8 @@ async function push() {
   for (const batch of await outbox.batches()) {
     // sent_at: the server corrects this batch's moments if the phone's clock is set wrong.
     const answer = await api('POST', '/api/sync/push', { json: { items: batch, sent_at: new Date().toISOString() } });
-    await outbox.settle(answer.results || []);
+    const { forget } = await outbox.settle(answer.results || []);
+    if (forget.length) await pkg.forgetLocal(forget);
     emit({ type: 'progress' });
   }
 }

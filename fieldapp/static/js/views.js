@@ -206,6 +206,9 @@ export async function outboxPage(ctx) {
     group('conflict', t('conflict_title'), (i) => [
       h('p', {}, t('kept_for_reviewer', { fields: fieldNames(i, i.result?.conflicts) })),
       h('button', { type: 'button', onclick: async () => { await outbox.remove(i.uid); ctx.refresh(); } }, t('dismiss'))]),
+    group('requested', t('requested_title'), (i) => [
+      h('p', {}, i.result?.reason || t('requested_title')),
+      h('button', { type: 'button', onclick: async () => { await outbox.remove(i.uid); ctx.refresh(); } }, t('dismiss'))]),
     group('pending', t('pending_title'), () => null),
     pics.length ? h('p', { class: 'muted' }, t('photos_waiting', { n: pics.length })) : null,
   ];
