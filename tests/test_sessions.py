@@ -284,3 +284,31 @@ def test_activation_code_is_valid_24_hours(ctx):
     account, _code = accounts.issue(town.id, "王芳", "collector", [east.id], None)
     left = account.activation_expires_at - utcnow()
     assert timedelta(hours=23, minutes=59) < left <= timedelta(hours=24)
+
+
+# The pure rules ----------------------------------------------------------------------------------
+
+def test_safe_next_rule_on_decoded_payloads():
+    from urllib.parse import unquote
+
+    from fieldapp.rules.redirects import safe_next
+    for payload in BYPASSES:
+        assert safe_next(unquote(payload)) is None, payload
+    for path in ("/", "/progress", "/houses/3?tab=people", "/villages/2/houses?q=%E5%BC%A0", "/a%2Fb"):
+        assert safe_next(path) == path
+
+
+def test_session_end_reasons_and_touch_interval():
+    from fieldapp.rules.sessions import end_reason, needs_touch, user_agent_family, wait_minutes
+    now = utcnow()
+    idle, absolute = timedelta(minutes=30), timedelta(hours=12)
+    assert end_reason(now - timedelta(hours=1), now - timedelta(minutes=29), now, idle, absolute) is None
+    assert end_reason(now - timedelta(hours=1), now - timedelta(minutes=30), now, idle, absolute) == "idle"
+    assert end_reason(now - timedelta(hours=12), now, now, idle, absolute) == "absolute"
+    assert not needs_touch(now - timedelta(seconds=59), now, timedelta(seconds=60))
+    assert needs_touch(now - timedelta(seconds=60), now, timedelta(seconds=60))
+    assert wait_minutes(now - timedelta(minutes=14, seconds=30), timedelta(minutes=15), now) == 1
+    assert wait_minutes(now, timedelta(minutes=15), now) == 15
+    assert user_agent_family("Mozilla/5.0 (Linux; Android 10) AppleWebKit/537.36 Chrome/120.0 Mobile Safari/537.36") \
+        == "Chrome on Android"
+    assert user_agent_family(None) == "other on other"
