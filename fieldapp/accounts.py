@@ -4,9 +4,11 @@ Rules:
 - A collection ID is the town's prefix and a four-digit serial (YP-0042), printed on the badge.
 - Issuing an ID (or re-issuing an activation) gives a one-time activation code valid for
   ACTIVATION_HOURS; the holder uses it once to set a PIN. Codes are stored only as slow hashes.
-- Sign-in is collection ID + PIN. After LOGIN_MAX_FAILURES wrong attempts the ID is locked for
-  LOGIN_LOCK_MINUTES (kept in the database, so every worker enforces it). Wrong ID and wrong PIN
-  give the same answer, so IDs cannot be probed.
+- Sign-in is collection ID + PIN, throttled per (ID, source) and per ID before any check
+  (throttle.py, in the database, so every worker and server enforces it). Wrong ID and wrong PIN,
+  and a locked real ID and a locked unknown one, give the same answer, so IDs cannot be probed.
+- A sign-in opens a server-side session (login_sessions.py): sign-out, the idle and absolute limits
+  end it there, whatever the cookie says.
 - Revoking takes effect on the holder's next request: the session version changes.
 """
 from __future__ import annotations
@@ -19,6 +21,7 @@ from flask import current_app
 from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
+from . import login_sessions, throttle
 from .extensions import db
 from .models import Account, AuditEvent, Village, utcnow
 from .rules.pin import pin_problem
@@ -102,30 +105,28 @@ def _check_usable(account: Account) -> None:
         raise AccountError("expired_id")
 
 
-def _throttle(account: Account) -> None:
-    if account.locked_until is not None and account.locked_until > utcnow():
-        minutes = int((account.locked_until - utcnow()).total_seconds() // 60) + 1
-        raise AccountError("locked", minutes=minutes)
+def _reserve(collection_id: str, source: str | None) -> tuple[throttle.Reservation, Account | None]:
+    """Count the attempt (throttle.py; commits) before anything is checked, then find the ID.
+    The same for IDs that do not exist: the answer must not tell them apart."""
+    try:
+        reservation = throttle.reserve(normalise_collection_id(collection_id), source)
+    except throttle.Throttled as refused:
+        raise AccountError("locked", minutes=refused.minutes) from None
+    return reservation, _find(collection_id)
 
 
-def _failed(account: Account) -> None:
-    account.failed_logins += 1
-    if account.failed_logins >= current_app.config["LOGIN_MAX_FAILURES"]:
-        account.locked_until = utcnow() + timedelta(minutes=current_app.config["LOGIN_LOCK_MINUTES"])
-        account.failed_logins = 0
-    audit(account.id, "login_failed")
-
-
-def activate(collection_id: str, code: str, pin: str) -> Account:
-    """Set the PIN with a valid activation code. The code is consumed; wrong codes count as failures."""
-    account = _find(collection_id)
+def activate(collection_id: str, code: str, pin: str, source: str | None = None) -> Account:
+    """Set the PIN with a valid activation code. The code is consumed; wrong codes count as failures
+    (the same counts as wrong PINs: both guess their way into the ID)."""
+    reservation, account = _reserve(collection_id, source)
     if account is None or account.activation_hash is None:
+        check_password_hash(_dummy_hash(), code)  # as long as a wrong code takes
         raise AccountError("bad_activation")
-    _throttle(account)
     _check_usable(account)
     if not check_password_hash(account.activation_hash, code.strip().upper()):
-        _failed(account)
+        audit(account.id, "login_failed")
         raise AccountError("bad_activation")
+    throttle.release(reservation)
     if account.activation_expires_at is None or account.activation_expires_at < utcnow():
         raise AccountError("activation_expired")
     problem = pin_problem(pin)
@@ -134,27 +135,39 @@ def activate(collection_id: str, code: str, pin: str) -> Account:
     account.password_hash = _hash(pin)
     account.activation_hash = account.activation_expires_at = None
     account.activated_at = utcnow()
-    account.failed_logins = 0
     account.session_version += 1  # sessions from a previous PIN end
+    login_sessions.end_all(account.id, "pin_changed")
     audit(account.id, "activate")
     return account
 
 
-def authenticate(collection_id: str, pin: str) -> Account:
-    """Collection ID + PIN -> the account, or AccountError('bad_login' | 'locked' | 'revoked' | ...)."""
-    account = _find(collection_id)
+def authenticate(collection_id: str, pin: str, source: str | None = None) -> Account:
+    """Collection ID + PIN from `source` (the client's address; None outside a request) -> the
+    account, or AccountError('bad_login' | 'locked' | 'revoked' | ...). The attempt is counted and
+    committed first (throttle.reserve); a throttled attempt is refused without any check."""
+    reservation, account = _reserve(collection_id, source)
     if account is None or account.password_hash is None:
         check_password_hash(_dummy_hash(), pin)  # a missing ID takes as long as a wrong PIN
         raise AccountError("bad_login")
-    _throttle(account)
     if not check_password_hash(account.password_hash, pin):
-        _failed(account)
+        audit(account.id, "login_failed")
         raise AccountError("bad_login")
+    throttle.release(reservation)
+    throttle.prune()  # opportunistic: counters whose window ended (an indexed range, usually empty)
     _check_usable(account)  # only after the right PIN: don't tell strangers an ID was revoked
-    account.failed_logins = 0
-    account.locked_until = None
     audit(account.id, "login")
     return account
+
+
+def start_session(account: Account, user_agent: str | None) -> None:
+    """Open the web session of a just-authenticated account (login_sessions.start)."""
+    login_sessions.start(account, user_agent)
+
+
+def sign_out(account: Account) -> None:
+    """End the account's current web session on the server."""
+    row = login_sessions.end(account.login_token, "logout")
+    audit(account.id, "logout", f"login_session:{row.id}" if row is not None else None)
 
 
 def revoke(account: Account, by: int | None, reason: str) -> None:
@@ -162,21 +175,33 @@ def revoke(account: Account, by: int | None, reason: str) -> None:
     account.revoked_at = utcnow()
     account.revoked_reason = reason
     account.session_version += 1
+    login_sessions.end_all(account.id, "revoked")
     account.activation_hash = account.activation_expires_at = None
     audit(by, "revoke_id", f"account:{account.id}")
 
 
-def load_session_account(session_id: str) -> Account | None:
-    """Flask-Login's loader: 'id:version' from the cookie -> a still-valid account, else None."""
-    try:
-        account_id, version = (int(part) for part in session_id.split(":"))
-    except ValueError:
-        return None
-    account = db.session.get(Account, account_id)
-    if account is None or account.session_version != version:
-        return None
+def _audit_expiry(account_id: int, session_id: int, reason: str) -> None:
+    audit(account_id, "session_expired", f"login_session:{session_id}", reason)
+
+
+def load_session(session_id: str, touch: bool = True) -> tuple[Account | None, str | None]:
+    """Flask-Login's loader: the session secret from the cookie -> (a still-valid account, None),
+    or (None, why the session is closed: 'logout', 'idle', 'absolute', 'revoked', or None)."""
+    account, closed = login_sessions.load(session_id, touch=touch, on_expiry=_audit_expiry)
+    if account is None:
+        return None, closed
     try:
         _check_usable(account)
     except AccountError:
-        return None
-    return account
+        return None, "revoked"
+    return account, None
+
+
+def load_session_account(session_id: str) -> Account | None:
+    """The account of an open session, without recording activity (a live stream re-checking)."""
+    return load_session(session_id, touch=False)[0]
+
+
+def prune_sign_ins() -> tuple[int, int]:
+    """Delete old ended sessions and sign-in counters whose window ended: (sessions, counters)."""
+    return login_sessions.prune(), throttle.prune()

@@ -1,10 +1,10 @@
 """Sign-in with collection ID + PIN, first-time activation, sign-out, language switch, home."""
 from __future__ import annotations
 
-from flask import Blueprint, flash, redirect, render_template, request, session, url_for
+from flask import Blueprint, flash, g, redirect, render_template, request, session, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
-from flask_login import current_user, login_required, login_user, logout_user
+from flask_login import current_user, login_required, login_url, login_user, logout_user
 from flask_wtf import FlaskForm
 from wtforms import PasswordField, StringField
 from wtforms.validators import DataRequired, EqualTo, Length
@@ -13,6 +13,7 @@ from . import accounts
 from .extensions import db, login_manager
 from .i18n import SESSION_KEY
 from .rules.permissions import can
+from .rules.redirects import safe_next
 
 bp = Blueprint("auth", __name__)
 
@@ -55,19 +56,32 @@ class ActivateForm(FlaskForm):
 
 @login_manager.user_loader
 def _load(session_id: str):
-    return accounts.load_session_account(session_id)
+    account, closed = accounts.load_session(session_id)
+    g.session_closed = closed  # why the cookie's session no longer works, for the sign-in message
+    return account
 
 
 login_manager.login_view = "auth.login"
 login_manager.login_message = _l("Sign in with your collection ID to continue.")
 login_manager.login_message_category = "info"
 
+SESSION_END_MESSAGES = {
+    "idle": _l("You have been inactive for a long time. Please sign in again."),
+    "absolute": _l("You signed in more than %(hours)s hours ago. Please sign in again."),
+}
 
-def _safe_next(target: str | None) -> str | None:
-    """Only same-site paths: never bounce a signed-in collector to another host."""
-    if target and target.startswith("/") and not target.startswith("//"):
-        return target
-    return None
+
+@login_manager.unauthorized_handler
+def _unauthorized():
+    """Flask-Login's redirect to the sign-in page, saying why when a session ran out."""
+    from flask import current_app
+    closed = g.get("session_closed")
+    message = SESSION_END_MESSAGES.get(closed, login_manager.login_message)
+    flash(str(message) % {"hours": current_app.config["SESSION_ABSOLUTE_HOURS"]}
+          if closed == "absolute" else str(message), "info")
+    if closed is not None:
+        logout_user()  # drop the dead session's secret from the cookie: the message is said once
+    return redirect(login_url(login_manager.login_view, next_url=request.url))
 
 
 @bp.route("/login", methods=["GET", "POST"])
@@ -76,19 +90,20 @@ def login():
     status = 200
     if form.validate_on_submit():
         try:
-            account = accounts.authenticate(form.collection_id.data, form.pin.data)
+            account = accounts.authenticate(form.collection_id.data, form.pin.data, source=request.remote_addr)
         except accounts.AccountError as error:
-            db.session.commit()  # keep the failure count
+            db.session.commit()  # keep the failure's audit line
             form.pin.errors = [account_message(error)]
-            status = 401
+            status = 429 if error.code == "locked" else 401
         else:
+            accounts.start_session(account, request.user_agent.string)
             db.session.commit()
             lang = session.get(SESSION_KEY)
             session.clear()  # a fresh session at sign-in: nothing carried over from before
             if lang:
                 session[SESSION_KEY] = lang
             login_user(account)
-            return redirect(_safe_next(request.args.get("next")) or url_for("auth.home"), 303)
+            return redirect(safe_next(request.args.get("next")) or url_for("auth.home"), 303)
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form), status
@@ -100,12 +115,12 @@ def activate():
     status = 200
     if form.validate_on_submit():
         try:
-            accounts.activate(form.collection_id.data, form.code.data, form.pin.data)
+            accounts.activate(form.collection_id.data, form.code.data, form.pin.data, source=request.remote_addr)
         except accounts.AccountError as error:
             db.session.commit()
             field = form.pin if error.code.startswith("pin_") else form.code
             field.errors = [account_message(error)]
-            status = 422 if error.code.startswith("pin_") else 401
+            status = 422 if error.code.startswith("pin_") else 429 if error.code == "locked" else 401
         else:
             db.session.commit()
             flash(_("Your PIN is set. Sign in with your collection ID and PIN."), "success")
@@ -118,6 +133,8 @@ def activate():
 @bp.post("/logout")
 @login_required
 def logout():
+    accounts.sign_out(current_user)  # the cookie's session ends on the server, not just in this browser
+    db.session.commit()
     logout_user()
     session.clear()
     flash(_("You have signed out."), "info")
@@ -134,7 +151,7 @@ def language(code):
     form = EmptyForm()
     if form.validate_on_submit() and code in current_app.config["LANGUAGES"]:
         session[SESSION_KEY] = code
-    return redirect(_safe_next(request.form.get("next")) or url_for("auth.home"), 303)
+    return redirect(safe_next(request.form.get("next")) or url_for("auth.home"), 303)
 
 
 @bp.get("/")

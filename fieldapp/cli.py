@@ -95,6 +95,16 @@ def recount_command():
     click.echo(f"Recounted {len(after)} villages; {len(drifted)} had drifted.")
 
 
+@click.command("prune-sign-ins")
+@with_appcontext
+def prune_sign_ins_command():
+    """Delete sign-in counters whose window ended and sessions ended more than SESSION_KEEP_DAYS ago."""
+    sessions, counters = accounts.prune_sign_ins()
+    db.session.commit()
+    click.echo(f"Deleted {sessions} old session(s) and {counters} sign-in counter(s).")
+
+
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
 
-commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, import_houses_command]
+commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
+            import_houses_command]

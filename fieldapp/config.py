@@ -40,6 +40,16 @@ class Defaults:
     SESSION_COOKIE_SAMESITE = "Lax"
     REMEMBER_COOKIE_HTTPONLY = True
     PERMANENT_SESSION_LIFETIME = 12 * 3600  # a working day; the phone app gets device credentials later
+    # Server-side sessions (login_sessions.py): the cookie holds only a random secret. A session
+    # ends after SESSION_IDLE_MINUTES without a request, and SESSION_ABSOLUTE_HOURS after sign-in
+    # whatever happens (counted from the server's own sign-in time, so no request extends it). The
+    # last activity is written at most once per SESSION_TOUCH_SECONDS (SQLite serialises writers),
+    # so the idle limit is exact to within that. Ended sessions are kept SESSION_KEEP_DAYS for the
+    # record, then `flask prune-sign-ins` deletes them.
+    SESSION_IDLE_MINUTES = 30
+    SESSION_ABSOLUTE_HOURS = 12
+    SESSION_TOUCH_SECONDS = 60
+    SESSION_KEEP_DAYS = 30
 
     # Forms: CSRF on every POST. Pages stay open a long time on a phone, so tokens live a day.
     WTF_CSRF_TIME_LIMIT = 24 * 3600
@@ -49,16 +59,22 @@ class Defaults:
     LANGUAGES = ("zh_Hans_CN", "en")
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"  # also the zone of the town's calendar day (rules/days.py)
 
-    # Collection IDs: a fresh activation code is valid this long, once.
-    ACTIVATION_HOURS = 72
-    # Sign-in throttling per collection ID (kept in the database so every worker sees it).
+    # Collection IDs: a fresh activation code is valid this long, once (a slip lost in a pocket for
+    # days should not still open the ID).
+    ACTIVATION_HOURS = 24
+    # Sign-in throttling (throttle.py, kept in the database so every worker and server sees it): at
+    # most LOGIN_MAX_FAILURES PIN or activation-code checks per (typed ID, client address) in
+    # LOGIN_LOCK_MINUTES, and LOGIN_ID_MAX_FAILURES per typed ID from all addresses together in
+    # LOGIN_ID_WINDOW_MINUTES. The right PIN clears its own address's count. Unknown IDs count alike.
     LOGIN_MAX_FAILURES = 5
     LOGIN_LOCK_MINUTES = 15
+    LOGIN_ID_MAX_FAILURES = 50
+    LOGIN_ID_WINDOW_MINUTES = 60
 
     # How many reverse proxies (nginx, a load balancer) stand in front of the app and set
     # X-Forwarded-For/-Proto/-Host. 0: none, the headers are ignored (anyone could forge them). Behind
     # a proxy without this, every visitor has the proxy's address: the public tip form's per-sender
-    # limit would then be shared by the whole town.
+    # limit, and sign-in throttling per address, would then be shared by the whole town.
     PROXY_HOPS = 0
 
     # The town this deployment serves; the demo loads the Yuping 2016 preset.

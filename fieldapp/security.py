@@ -48,7 +48,8 @@ def secure_headers(response):
     headers.setdefault("Referrer-Policy", "no-referrer")
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", current_app.extensions.get("fieldapp.csp", CSP))
-    if current_user.is_authenticated and not request.path.startswith("/static/"):
+    # The path first: a static file needs no session lookup (nor its database query).
+    if not request.path.startswith("/static/") and current_user.is_authenticated:
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -252,8 +252,9 @@ MATRIX = [
     ("review.reveal",                "POST", "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
 ]
 
-# Successful POSTs to these change nothing in the database (session cookie only).
-NO_DB_WRITE = {"auth.login", "auth.activate", "auth.language", "auth.logout"}
+# Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
+# signing out ends the session's row on the server and writes an audit line.
+NO_DB_WRITE = {"auth.login", "auth.activate", "auth.language"}
 
 # Names of records the account must not see anywhere outside their 200 pages.
 SECRET_NAMES = {"west": "西村李四", "town2": "外镇王五", "abroad": "境外约翰"}

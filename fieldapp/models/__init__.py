@@ -1,6 +1,6 @@
 """All models, importable from one place; each area keeps its own module."""
 from ._base import new_uid, utcnow
-from .accounts import Account, account_villages
+from .accounts import Account, LoginSession, LoginThrottle, account_villages
 from .activity import AuditEvent, Change, VillageCounter
 from .field import DashboardEvent, RetiredDoorCode, Tip, Visit
 from .places import Campaign, Phase, Town, Village
@@ -10,6 +10,7 @@ from .registry import House, Organisation, Person, Residence
 from .sync import Conflict, Device, Photo, SyncReceipt
 
 __all__ = [
-    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "MoveRequest", "Organisation", "Person", "Phase",
+    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "LoginSession", "LoginThrottle",
+    "MoveRequest", "Organisation", "Person", "Phase",
     "Photo", "Residence", "RetiredDoorCode", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_villages", "new_uid", "utcnow",
 ]

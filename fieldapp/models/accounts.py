@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from flask_login import UserMixin
-from sqlalchemy import Column, ForeignKey, String, Table
+from sqlalchemy import Column, ForeignKey, Index, String, Table
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -42,18 +42,48 @@ class Account(UserMixin, db.Model):
     photo_uid: Mapped[str | None] = mapped_column(String(36))  # the holder's portrait (photos table)
     revoked_at: Mapped[datetime | None]
     revoked_reason: Mapped[str | None] = mapped_column(String(128))
-    failed_logins: Mapped[int] = mapped_column(default=0)
-    locked_until: Mapped[datetime | None]
     session_version: Mapped[int] = mapped_column(default=1)
+    # The secret of the web session this account was loaded for (login_sessions.start / load); not
+    # a column: Flask-Login keeps it in the signed cookie through get_id().
+    login_token = None
 
     villages = relationship("Village", secondary=account_villages, order_by="Village.sort_order")
     town = relationship("Town")
 
     def get_id(self) -> str:
-        # Flask-Login keeps this in the session cookie: the version makes old cookies worthless
-        # after a revocation or a PIN change.
-        return f"{self.id}:{self.session_version}"
+        # Flask-Login keeps this in the session cookie: the random secret of one LoginSession row,
+        # which sign-out, expiry, revocation or a PIN change end on the server.
+        if self.login_token is None:
+            raise RuntimeError("an account is signed in only through login_sessions.start()")
+        return self.login_token
 
     @property
     def village_ids(self) -> frozenset[int]:
         return frozenset(v.id for v in self.villages)
+
+
+class LoginSession(db.Model):
+    """One web sign-in, so that it can be ended on the server (sign-out, idle or absolute limit,
+    revocation): the cookie holds only a random secret, stored here as its SHA-256. Kept: when it
+    began and was last used, why it ended, and the browser family (never the address)."""
+    __tablename__ = "login_sessions"
+    id: Mapped[int] = mapped_column(primary_key=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id", ondelete="CASCADE"), index=True)
+    # Account.session_version when it began: revoking the ID or a new PIN bumps the account's.
+    session_version: Mapped[int]
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    last_seen_at: Mapped[datetime] = mapped_column(default=utcnow)
+    ended_at: Mapped[datetime | None] = mapped_column(index=True)
+    ended_reason: Mapped[str | None] = mapped_column(String(16))  # logout | idle | absolute | revoked | pin_changed
+    user_agent: Mapped[str | None] = mapped_column(String(40))  # rules.sessions.user_agent_family
+
+
+class LoginThrottle(db.Model):
+    """Sign-in attempts counted in a fixed window, per (typed ID, source address) and per typed ID
+    (throttle.py). `key` is a keyed hash of what is counted: neither the address nor the ID is stored."""
+    __tablename__ = "login_throttles"
+    __table_args__ = (Index("ix_login_throttles_window_started_at", "window_started_at"),)
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    window_started_at: Mapped[datetime]
+    attempts: Mapped[int]
