@@ -639,7 +639,7 @@ def test_document_of_a_police_only_person_is_a_request_that_reveals_nothing(ctx,
         "hukou_type": "1", "move_in_reason": "", "away_duration": "", "known_on": date.today().isoformat()})
     assert response.status_code == 303
     page = send(client, "GET", response.headers["Location"]).get_data(as_text=True)
-    assert "already registered elsewhere" in page and "境外约翰" not in page and "西村" not in page
+    assert "此证件号码已在别处登记" in page and "境外约翰" not in page and "西村" not in page
     assert db.session.get(Person, hidden_id).house_id == other_id
     request = db.session.scalar(select(MoveRequest))
     assert (request.person_id, request.police_only, request.status) == (hidden_id, True, "pending")
