@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from .. import records, scope
 from ..accounts import audit
+from ..audit import log_read
 from ..database import write_transaction
 from ..extensions import db
 from ..i18n import ui_lang
@@ -166,8 +167,12 @@ def house(house_id):
         Organisation.house_id == house.id).order_by(Organisation.id)))
     proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "visits.view") else None)
-    return render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
+    page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
                            can_write=can(current_user.role, "registry.write"))
+    # The page lists the residents by name: one row names the house and counts what was shown.
+    log_read(current_user.id, "view_house", f"house:{house.id}", 1 + len(residents) + len(orgs),
+             f"{len(residents)} people, {len(orgs)} organisations")
+    return page
 
 
 @bp.route("/villages/<int:village_id>/houses/new", methods=["GET", "POST"])
@@ -242,7 +247,9 @@ def new_person(house_id):
 @scope.require("registry.read")
 def person(person_id):
     person = scope.person_or_404(current_user, person_id)
-    return _person_page(person, revealed=False)
+    page = _person_page(person, revealed=False)
+    log_read(current_user.id, "view_person", f"person:{person.id}", 1)
+    return page
 
 
 def _person_page(person, revealed: bool):
