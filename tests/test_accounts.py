@@ -85,6 +85,7 @@ def test_wrong_id_and_wrong_pin_answer_alike_and_lock_after_five(ctx):
     assert locked.value.code == "locked" and locked.value.params["minutes"] >= 14
     account.locked_until = utcnow() - timedelta(seconds=1)
     assert accounts.authenticate(account.collection_id, PIN).id == account.id
+    db.session.commit()  # audit rows are written, and chained, when their transaction commits
     failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed")).all()
     assert len(failures) == 5
 

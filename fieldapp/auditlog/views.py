@@ -33,9 +33,9 @@ class AuditFilterForm(FlaskForm):
 
     account = StringField(_l("Collection ID"), validators=[Optional(), Length(max=16)])
     record = StringField(_l("Record (e.g. person:12)"), validators=[Optional(), Length(max=32)])
-    action = SelectField(_l("Kind"), validators=[Optional()], validate_choice=False)
-    since = DateField(_l("From"), validators=[Optional()])
-    until = DateField(_l("To"), validators=[Optional()])
+    action = SelectField(_l("Kind of entry"), validators=[Optional()], validate_choice=False)
+    since = DateField(_l("From day"), validators=[Optional()])
+    until = DateField(_l("To day"), validators=[Optional()])
 
 
 def _filters(form: AuditFilterForm) -> service.Filters | None:
