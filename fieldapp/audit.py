@@ -241,14 +241,19 @@ def _break_in(row: dict, previous: tuple[int, str] | None, anchors: dict[int, st
 def prune(days: int, now: datetime | None = None, account_id: int | None = None) -> int:
     """Delete the rows older than `days` days (never fewer than the minimum) and log the pruning as
     a row holding the anchor (seq and hash of the last row deleted) that verify() starts from. Only
-    a prefix of the chain is deleted: rows up to the first one that is not old enough, so a row
-    written late by a long transaction never leaves a hole. Returns how many rows were deleted;
+    a prefix of the chain is deleted: rows up to the first one that is not old enough (and never
+    the newest row), so a row written late by a long transaction never leaves a hole. Returns how many rows were deleted;
     the caller commits. On PostgreSQL this needs the table owner's role (the app's may not DELETE)."""
     if days < MIN_AUDIT_RETENTION_DAYS:
         raise ValueError(f"audit rows must be kept at least {MIN_AUDIT_RETENTION_DAYS} days")
     cutoff = (now or utcnow()) - timedelta(days=days)
     session = db.session
     first_kept = session.scalar(select(func.min(AuditEvent.seq)).where(AuditEvent.at >= cutoff))
+    # The newest row always stays, even when old: the next row (this prune's) must find the head to
+    # chain to, or it would start a new chain at seq 1 after GENESIS_HASH.
+    newest = session.scalar(select(func.max(AuditEvent.seq)))
+    if first_kept is None and newest is not None:
+        first_kept = newest
     last_old = select(func.max(AuditEvent.seq)).where(AuditEvent.at < cutoff)
     if first_kept is not None:
         last_old = last_old.where(AuditEvent.seq < first_kept)

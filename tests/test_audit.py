@@ -370,6 +370,15 @@ def test_prune_deletes_only_old_rows_keeps_the_chain_and_logs_itself(ctx, runner
     assert "rows 1 to 4 were removed" in verdict.problem
 
 
+def test_prune_of_nothing_but_old_rows_keeps_the_newest_so_the_chain_goes_on(ctx):
+    with mock.patch("fieldapp.audit.utcnow", return_value=datetime.utcnow() - timedelta(days=400)):
+        write_rows(3, "old")
+    assert audit.prune(183) == 2
+    db.session.commit()
+    assert [(r.seq, r.action) for r in rows()] == [(3, "old"), (4, "audit_prune")]
+    assert audit.verify().ok
+
+
 def test_prune_refuses_a_short_retention(ctx):
     with pytest.raises(ValueError):
         audit.prune(30)
