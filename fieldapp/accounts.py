@@ -22,8 +22,9 @@ from sqlalchemy import func, select
 from werkzeug.security import check_password_hash, generate_password_hash
 
 from . import login_sessions, throttle
+from .audit import audit  # noqa: F401  (accounts.audit stays the name existing callers use)
 from .extensions import db
-from .models import Account, AuditEvent, Village, utcnow
+from .models import Account, Village, utcnow
 from .rules.pin import pin_problem
 
 ACTIVATION_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read off a slip of paper
@@ -49,10 +50,6 @@ def _dummy_hash_for(method: str) -> str:
 
 def _dummy_hash() -> str:
     return _dummy_hash_for(current_app.config.get("PASSWORD_HASH_METHOD", "scrypt"))
-
-
-def audit(account_id: int | None, action: str, target: str | None = None, detail: str | None = None) -> None:
-    db.session.add(AuditEvent(account_id=account_id, action=action, target=target, detail=detail))
 
 
 def normalise_collection_id(text: str) -> str:

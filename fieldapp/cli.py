@@ -5,9 +5,10 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from . import accounts, demo, records
+from . import accounts, audit, demo, records
+from .config import check_audit_retention
 from .extensions import db
 from .models import Account, Town, Village
 from .rules.permissions import ROLES
@@ -106,5 +107,62 @@ def prune_sign_ins_command():
 
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
 
+@click.group("audit")
+def audit_group():
+    """The audit log: verify its hash chain, prune old rows, the PostgreSQL grants of the app's role."""
+
+
+@audit_group.command("verify")
+@click.option("--expect-head", default=None, metavar="SEQ:HASH",
+              help="A head printed by an earlier verify: it must still be in the chain (catches deleted newest rows).")
+@with_appcontext
+def audit_verify_command(expect_head):
+    """Check the chain; name the first row changed, deleted or inserted out of order (exit 1)."""
+    expected = None
+    if expect_head:
+        seq, _sep, digest = expect_head.partition(":")
+        if not seq.isdigit() or len(digest) != 64:
+            raise click.BadParameter("SEQ:HASH, as verify printed it", param_hint="--expect-head")
+        expected = (int(seq), digest)
+    verdict = audit.verify(expect_head=expected)
+    db.session.rollback()
+    click.echo(verdict.message())
+    if not verdict.ok:
+        raise SystemExit(1)
+
+
+@audit_group.command("prune")
+@with_appcontext
+def audit_prune_command():
+    """Delete audit rows older than AUDIT_RETENTION_DAYS (at least 183); log the pruning. On
+    PostgreSQL run it with the tables' owner's database URL: the app's role may not delete."""
+    days = check_audit_retention(current_app.config)
+    deleted = audit.prune(days)
+    db.session.commit()
+    click.echo(f"Deleted {deleted} audit rows older than {days} days.")
+
+
+@audit_group.command("grants")
+@click.option("--role", required=True, help="The PostgreSQL role the app connects as (not the tables' owner).")
+@click.option("--apply", "apply_now", is_flag=True, help="Run the statements (as the owner) instead of printing them.")
+@with_appcontext
+def audit_grants_command(role, apply_now):
+    """The GRANT/REVOKE statements that let the app's role insert audit rows but never change or
+    delete them."""
+    statements = audit.grant_statements(role)
+    if not apply_now:
+        click.echo(";\n".join(statements) + ";")
+        return
+    if db.engine.dialect.name != "postgresql":
+        raise click.ClickException("Grants apply to PostgreSQL only.")
+    owner = db.session.scalar(text("SELECT tableowner FROM pg_tables WHERE tablename = 'audit_events'"))
+    if owner == role:
+        raise click.ClickException(f"{role} owns the tables: an owner keeps every privilege. Run the app as another role.")
+    for statement in statements:
+        db.session.execute(text(statement))
+    db.session.commit()
+    click.echo(f"Applied {len(statements)} statements for {role}.")
+
+
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command]
+            import_houses_command, audit_group]

@@ -15,6 +15,9 @@ from pathlib import Path
 from .rules import days
 
 ENV_PREFIX = "FIELDAPP_"
+# Audit rows are kept at least six months (PIPL; Cybersecurity Law art. 21): a smaller
+# AUDIT_RETENTION_DAYS is refused when the app starts.
+MIN_AUDIT_RETENTION_DAYS = 183
 
 
 class Defaults:
@@ -98,6 +101,10 @@ class Defaults:
     MAP_ATTRIBUTION = ""
     MAP_TILE_SUBDOMAINS = "abc"  # what {s} stands for, one character each (Tianditu: "01234567")
 
+    # The audit log (fieldapp/audit.py): `flask --app fieldapp audit prune` deletes rows older than
+    # this many days; never fewer than MIN_AUDIT_RETENTION_DAYS.
+    AUDIT_RETENTION_DAYS = MIN_AUDIT_RETENTION_DAYS
+
 
 def _parse_env(value: str):
     try:
@@ -119,9 +126,25 @@ def load_config(app, overrides: dict | None) -> None:
         app.config["SQLALCHEMY_DATABASE_URI"] = "sqlite:///" + str(Path(app.instance_path) / "fieldapp.sqlite")
     if not app.config.get("SECRET_KEY"):
         app.config["SECRET_KEY"] = _instance_secret(Path(app.instance_path))
+    check_audit_retention(app.config)
     # The town's calendar day (rules/days.py) is counted in the zone pages show times in.
     days.set_zone(app.config["BABEL_DEFAULT_TIMEZONE"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**engine_options(app.config), **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
+
+
+def check_audit_retention(config) -> int:
+    """AUDIT_RETENTION_DAYS as an int; a value under MIN_AUDIT_RETENTION_DAYS (six months) is a
+    configuration error, refused at start rather than discovered when logs are already gone."""
+    value = config.get("AUDIT_RETENTION_DAYS", MIN_AUDIT_RETENTION_DAYS)
+    try:
+        days_kept = int(value)
+    except (TypeError, ValueError):
+        raise ValueError(f"AUDIT_RETENTION_DAYS={value!r} is not a number of days") from None
+    if days_kept < MIN_AUDIT_RETENTION_DAYS:
+        raise ValueError(f"AUDIT_RETENTION_DAYS={days_kept}: audit rows must be kept at least "
+                         f"{MIN_AUDIT_RETENTION_DAYS} days (six months)")
+    config["AUDIT_RETENTION_DAYS"] = days_kept
+    return days_kept
 
 
 def engine_options(config) -> dict:

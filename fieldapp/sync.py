@@ -54,7 +54,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import moves, records, scope
-from .accounts import audit
+from .audit import log_read
 from .database import read_transaction, write_transaction
 from .extensions import db
 from .i18n import ui_lang
@@ -231,11 +231,19 @@ def _house_uids(house_ids) -> dict[int, str]:
     return dict(db.session.execute(select(House.id, House.uid).where(House.id.in_(ids))).all())
 
 
-def note_full_package(account: Account, device: Device, records_sent: int) -> None:
-    """A full download puts the villages' personal data on a phone: leave a trace, like a reveal.
-    Written in its own transaction (see touch_device)."""
-    with write_transaction():
-        audit(account.id, "sync_package", f"device:{device.id}", f"full package, {records_sent} records")
+def records_in(package: dict) -> int:
+    """How many records a package page puts on the phone: houses, people, organisations, and the
+    tips on the last page (a tip's details may name people)."""
+    return sum(len(package.get(key) or ()) for key in ("houses", "people", "organisations", "tip_tasks", "my_tips"))
+
+
+def note_package_page(account: Account, device: Device, cursor: int, package: dict) -> None:
+    """Every page of a pull puts personal data on a phone: one audit row per page, naming the
+    device, with the cursor it was asked from and how many records it sent (a read request: its
+    own write transaction, audit.log_read)."""
+    log_read(account.id, "sync_package", f"device:{device.id}", records_in(package),
+             f"{'full package' if cursor == 0 else 'delta'} from cursor {cursor}"
+             f"{', more to come' if package['more'] else ''}")
 
 
 # Push ---------------------------------------------------------------------------------------------

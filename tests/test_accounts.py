@@ -86,6 +86,7 @@ def test_wrong_id_and_wrong_pin_answer_alike_and_lock_after_five(ctx):
     # The window ends (a forged clock: every counter's window began 15 minutes ago).
     db.session.execute(update(LoginThrottle).values(window_started_at=utcnow() - timedelta(minutes=15)))
     assert accounts.authenticate(account.collection_id, PIN).id == account.id
+    db.session.commit()  # audit rows are written, and chained, when their transaction commits
     failures = db.session.scalars(select(AuditEvent).where(AuditEvent.action == "login_failed")).all()
     assert len(failures) == 5
 

@@ -77,7 +77,7 @@ def test_a_read_request_that_writes_outside_write_transaction_fails_in_tests(ctx
         if database_url.startswith("sqlite"):
             with pytest.raises(DeferredWriteError):
                 audit(None, "reveal_identifier", f"village:{east.id}", "edit form")
-                db.session.flush()
+                db.session.commit()  # audit rows are inserted when the transaction commits
             db.session.rollback()
         with write_transaction():
             audit(None, "reveal_identifier", f"village:{east.id}", "edit form")

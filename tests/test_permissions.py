@@ -103,6 +103,14 @@ MATRIX = [
     ("maps.house",                   "GET",  "west",    (200,   200,   404,   404,   403,    404,   403,   LOGIN)),
     ("maps.house",                   "GET",  "town2",   (404,   404,   404,   404,   403,    404,   403,   LOGIN)),
     ("admin.accounts_page",          "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    # The audit log (audit.view: admin, supervisor), filtered by a person: the person must be in the
+    # viewer's scope (another town's, or one from abroad: 404), as on the person's own page.
+    ("auditlog.index",               "GET",  "own",     (200,   200,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auditlog.index",               "GET",  "west",    (200,   200,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auditlog.index",               "GET",  "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auditlog.index",               "GET",  "abroad",  (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auditlog.export",              "GET",  "own",     (200,   200,   403,   403,   403,    403,   403,   LOGIN)),
+    ("auditlog.export",              "GET",  "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.issue",                  "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("admin.revoke",                 "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
     # POST: a valid submission, so every "yes" below really writes and every "no" writes nothing.
@@ -384,7 +392,10 @@ def build_world() -> World:
 
 
 
-AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "moves.queue"}
+# GETs that show personal data (or the audit log itself) write exactly one audit row when they answer 200.
+AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
+                "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
+                "auditlog.index", "auditlog.export", "moves.queue"}
 
 
 
@@ -420,6 +431,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "review.resolve": {"conflict_id": target.conflict},
         "review.reveal": {"conflict_id": target.conflict},
         "moves.decide": {"request_id": target.move, "action": "refuse"},
+        "auditlog.index": {"record": f"person:{target.person}"},
+        "auditlog.export": {"record": f"person:{target.person}"},
     }
     return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
 

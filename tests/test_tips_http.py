@@ -356,7 +356,9 @@ def test_verify_invalid_needs_a_note(world, login):
     before = db_state()
     response = send(c, "POST", f"/tips/{tip.id}/verify", {"outcome": "invalid", "note": "  "})
     assert response.status_code == 422 and "Say what you found at the door." in text_of(response)
-    assert db_state() == before
+    # Nothing of the verdict is written; the page shown again holds the sender's phone, which is logged.
+    assert db_state() == {**before, "audit_events": before["audit_events"] + 1}
+    assert audit_actions(tip.id)[-1:] == ["view_tip_contact"]
     assert send(c, "POST", f"/tips/{tip.id}/verify", {"outcome": "invalid", "note": "没人搬进来"}).status_code == 303
     tip = db.session.get(Tip, tip.id)
     assert (tip.state, tip.verify_note) == ("invalid", "没人搬进来")

@@ -108,9 +108,7 @@ def package(account, device):
     if cursor is None or limit is None:
         return json_error(400, "bad_request", hint(400))
     body = sync.build_package(account, cursor, limit)
-    if cursor == 0:
-        sent = len(body["houses"]) + len(body["people"]) + len(body["organisations"])
-        sync.note_full_package(account, device, sent)
+    sync.note_package_page(account, device, cursor, body)
     return jsonify(body)
 
 

@@ -15,7 +15,8 @@ from wtforms.validators import DataRequired, Length, Optional
 
 from .. import changefeed, scope
 from ..extensions import db
-from ..models import AuditEvent, Campaign, Phase, Village
+from ..audit import audit
+from ..models import Campaign, Phase, Village
 from ..rules import phases as rules
 
 bp = Blueprint("campaigns", __name__, url_prefix="/admin/campaigns")
@@ -94,7 +95,7 @@ def _save(form: CampaignForm, campaign: Campaign) -> None:
                        for d in form.drafts]
     db.session.flush()
     # Phase targets decide which villages count as behind: who changed them is kept.
-    db.session.add(AuditEvent(account_id=current_user.id, action="campaign.save", target=f"campaigns:{campaign.id}"))
+    audit(current_user.id, "campaign.save", f"campaigns:{campaign.id}")
     # Statuses and targets depend on the phases: every open dashboard of the town refetches.
     for village_id in db.session.scalars(select(Village.id).where(Village.town_id == current_user.town_id)):
         changefeed.note_village_changed(village_id, "campaign")

@@ -10,6 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 
 from .. import scope
+from ..audit import log_read
 from ..extensions import db
 from ..models import House, RetiredDoorCode, Town, Village
 from ..registry.views import NATURAL_ORDER
@@ -127,8 +128,13 @@ def sheet(village_id):
     labels = [_label(h, village, base) for h in page.items]
     a4_pages = [labels[i:i + LABELS_PER_A4] for i in range(0, len(labels), LABELS_PER_A4)]
     filters = {k: request.args[k] for k in ("g", "r", "house") if k in request.args}
-    return render_template("doors/sheet.html", village=village, page=page, a4_pages=a4_pages, filters=filters,
-                           group_title=_group_title(filters))
+    sheet_page = render_template("doors/sheet.html", village=village, page=page, a4_pages=a4_pages, filters=filters,
+                                 group_title=_group_title(filters))
+    # Each label carries its door's token (the key to the door's public page and the phone's
+    # scan): printing them is logged with how many, like any read of the register.
+    log_read(current_user.id, "door_labels", f"house:{house_id}" if house_id is not None else f"village:{village.id}",
+             len(labels), f"sheet page {page.page}")
+    return sheet_page
 
 
 def _group_title(filters: dict) -> str:
@@ -163,9 +169,11 @@ def house(house_id):
 def _house_page(house, village, form, status=200):
     retired = list(db.session.scalars(select(RetiredDoorCode).where(RetiredDoorCode.house_id == house.id)
                                       .order_by(RetiredDoorCode.id.desc())))
-    return render_template("doors/house.html", house=house, village=village, form=form, retired=retired,
+    page = render_template("doors/house.html", house=house, village=village, form=form, retired=retired,
                            label=_label(house, village, qr.base_url()), REASON_LABELS=REASON_LABELS,
-                           can_manage=can(current_user.role, "doors.manage")), status
+                           can_manage=can(current_user.role, "doors.manage"))
+    log_read(current_user.id, "door_labels", f"house:{house.id}", 1, "label page")
+    return page, status
 
 
 def _image(house_id: int, kind: str):
@@ -175,6 +183,7 @@ def _image(house_id: int, kind: str):
         body, mimetype = qr.png(url), "image/png"
     else:
         body, mimetype = qr.svg(url, format_door_code(house.door_code)), "image/svg+xml"
+    log_read(current_user.id, "door_labels", f"house:{house.id}", 1, f"qr {kind}")
     response = Response(body, mimetype=mimetype)
     # The image carries the token: private to this user, never kept by a shared cache.
     response.headers["Cache-Control"] = "no-store"

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import JSON, ForeignKey, Index, String
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, String
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -55,12 +55,21 @@ class VillageCounter(db.Model):
 
 
 class AuditEvent(db.Model):
-    """Security-relevant actions (sign-in, revealing a full ID number, issuing IDs). `target` names a
-    record by table and key, never by personal data."""
+    """Security-relevant actions (sign-in, revealing a full ID number, issuing IDs) and every read of
+    personal data. `target` names a record by table and key, never by personal data; `records` is
+    how many records a read showed or sent.
+
+    Rows are written only by fieldapp.audit (never added to the session directly): each carries its
+    place in a hash chain (seq, prev_hash, row_hash), assigned when its transaction commits, so
+    changing, deleting or inserting a row afterwards is detected (`flask --app fieldapp audit verify`)."""
     __tablename__ = "audit_events"
     id: Mapped[int] = mapped_column(primary_key=True)
+    seq: Mapped[int] = mapped_column(BigInteger, unique=True)
     at: Mapped[datetime] = mapped_column(default=utcnow, index=True)
     account_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"), index=True)
-    action: Mapped[str] = mapped_column(String(32))
-    target: Mapped[str | None] = mapped_column(String(64))
+    action: Mapped[str] = mapped_column(String(32), index=True)
+    target: Mapped[str | None] = mapped_column(String(64), index=True)
+    records: Mapped[int | None]
     detail: Mapped[str | None] = mapped_column(String(255))
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    row_hash: Mapped[str] = mapped_column(String(64))

@@ -8,6 +8,7 @@ from sqlalchemy import and_, func, or_, select
 
 from .. import moves, records, scope
 from ..accounts import audit
+from ..audit import log_read
 from ..database import write_transaction
 from ..extensions import db
 from ..i18n import ui_lang
@@ -168,8 +169,13 @@ def house(house_id):
              if can(current_user.role, "visits.view") else None)
     arriving = [r for r in moves.for_house(house.id)
                 if not r.police_only or can(current_user.role, "registry.police_only")]
-    return render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
+    page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
                            arriving=arriving, can_write=can(current_user.role, "registry.write"))
+    # The page lists the residents by name (and people asking to move in, as typed): one row names
+    # the house and counts what was shown.
+    log_read(current_user.id, "view_house", f"house:{house.id}", 1 + len(residents) + len(orgs) + len(arriving),
+             f"{len(residents)} people, {len(orgs)} organisations, {len(arriving)} moving in")
+    return page
 
 
 @bp.route("/villages/<int:village_id>/houses/new", methods=["GET", "POST"])
@@ -250,7 +256,9 @@ def _registered_message(done) -> str:
 @scope.require("registry.read")
 def person(person_id):
     person = scope.person_or_404(current_user, person_id)
-    return _person_page(person, revealed=False)
+    page = _person_page(person, revealed=False)
+    log_read(current_user.id, "view_person", f"person:{person.id}", 1)
+    return page
 
 
 def _person_page(person, revealed: bool):

@@ -12,8 +12,7 @@ from wtforms import StringField
 from wtforms.validators import Length
 
 from .. import moves, records, scope
-from ..accounts import audit
-from ..database import write_transaction
+from ..audit import log_read
 from ..extensions import db
 from ..i18n import ui_lang
 from ..models import Account
@@ -70,8 +69,7 @@ def queue():
     if items:
         # The page shows what was typed about each person (and the register's values to those who
         # may see them): a read of personal data, logged with how many.
-        with write_transaction():  # a GET: its reads are deferred, this write must take the lock first
-            audit(current_user.id, "read.move_requests", None, f"{len(items)} requests")
+        log_read(current_user.id, "view_move_requests", None, len(items), f"{len(items)} requests")
     submitters = dict(db.session.execute(select(Account.id, Account.collection_id).where(
         Account.id.in_({i.requested_by_id for i in items}))).all())
     return render_template("review/moves.html", rows=_rows(items), submitters=submitters, form=DecideForm(formdata=None))

@@ -10,6 +10,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from .. import scope
 from ..accounts import audit
+from ..audit import log_read
 from ..extensions import db
 from ..i18n import ui_lang
 from ..models import Account
@@ -48,9 +49,12 @@ def _page(items=None, truncated=False, revealed: int | None = None, errors: dict
     submitters = dict(db.session.execute(select(Account.id, Account.collection_id).where(
         Account.id.in_({item.conflict.account_id for item in items}))).all())
     total = service.open_count(current_user) if truncated else len(items)
-    return render_template("review/conflicts.html", items=items, truncated=truncated, total=total, shown=shown,
+    page = render_template("review/conflicts.html", items=items, truncated=truncated, total=total, shown=shown,
                            forms=forms, submitters=submitters, revealed=revealed, errors=errors or {}, failed=failed,
-                           may_reveal=can(current_user.role, "identifier.reveal")), status
+                           may_reveal=can(current_user.role, "identifier.reveal"))
+    # Each conflict shows a record's values side by side (names, masked numbers): one row per page.
+    log_read(current_user.id, "view_conflicts", None, len(items))
+    return page, status
 
 
 def _item_or_404(conflict_id: int) -> service.Item:

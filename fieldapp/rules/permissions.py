@@ -45,6 +45,8 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "moves.review": frozenset({"reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
+    # The audit log (/audit): who did what, who read whose data. Town-level oversight only.
+    "audit.view": frozenset({"admin", "supervisor"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})

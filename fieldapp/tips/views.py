@@ -18,6 +18,7 @@ from flask_babel import lazy_gettext as _l
 from flask_login import current_user, login_required
 
 from .. import scope
+from ..audit import log_read
 from ..extensions import db
 from ..forms import options
 from ..models import Account
@@ -148,12 +149,17 @@ def _tip_page(tip, verify_form=None, assign_form=None, status=200):
                                               for a in service.workers_of(tip.village_id, current_user.town_id)),
                                              blank=False)
     verdict = service.verdicts([tip.id]).get(tip.id)
-    return render_template("tips/tip.html", tip=tip, today=today, state=service.status(tip, today),
+    is_assignee = tip.assigned_to_id == current_user.id
+    page = render_template("tips/tip.html", tip=tip, today=today, state=service.status(tip, today),
                            verify_form=verify_form or VerifyForm(), assign_form=assign_form,
                            action_form=ActionForm(), verdict=verdict,
                            informant=db.session.get(Account, tip.informant_id) if tip.informant_id else None,
-                           is_assignee=tip.assigned_to_id == current_user.id,
-                           proof=service.proof_visit(tip, current_user, tip.house_id)), status
+                           is_assignee=is_assignee, proof=service.proof_visit(tip, current_user, tip.house_id))
+    if is_assignee and tip.informant_id is None and tip.contact_phone:
+        # The collector who calls the resident back sees the sender's full phone number (others see
+        # it masked): that read is logged.
+        log_read(current_user.id, "view_tip_contact", f"tip:{tip.id}", 1)
+    return page, status
 
 
 def _refused(tip, error: service.TipError, **forms):
