@@ -13,7 +13,8 @@ from .builders import make_account, make_house, make_person, make_town
 # Path variables that may appear in a URL: integer keys and fixed vocabularies, never personal data.
 ALLOWED_VARIABLES = {"code": "language/<code>", "filename": "static",
                      "uid": "api/photos/<uid>: a random UUID the phone gave the photo",
-                     "token": "d/<token>, d/<token>/tip, b/<token>: unguessable random tokens (door and badge QR)"}
+                     "token": "d/<token>, d/<token>/tip, b/<token>: unguessable random tokens (door and badge QR)",
+                     "action": "review/moves/<id>/<action>: one of the verbs confirm, acknowledge, refuse"}
 
 
 def test_no_route_puts_personal_data_in_its_path(app):
