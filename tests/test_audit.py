@@ -323,6 +323,11 @@ def test_who_has_looked_at_this_person_scoped_and_exported(ctx, login):
     assert send(far, "GET", f"/audit?record=person:{ids['person']}").status_code == 404
     assert send(reader, "GET", "/audit").status_code == 403
     assert ids["collector"] in send(login(admin), "GET", "/audit").get_data(as_text=True)
+    # An admin is of one town too: another town's admin sees none of these rows.
+    far_admin = login(make_account(town2, "admin"))
+    assert ids["collector"] not in send(far_admin, "GET", "/audit").get_data(as_text=True)
+    page = send(far_admin, "GET", f"/audit?account={ids['collector']}").get_data(as_text=True)
+    assert f">house:{ids['house']}<" not in page and f">person:{ids['person']}<" not in page
 
 
 def test_the_audit_page_pages_and_filters_by_date(make_app):

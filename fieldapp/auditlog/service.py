@@ -1,9 +1,10 @@
 """What the audit page may show and how its filters read (no HTTP here).
 
 Rules:
-- Only roles with `audit.view` read the log. An admin sees every row; a supervisor sees the rows
-  of accounts of their own town, and the rows without an account (a resident's tip from a door's
-  page) that name a tip of their town.
+- Only roles with `audit.view` read the log, each for their own town like every other page: the
+  rows of accounts of their town, and the rows without an account that name a tip of their town (a
+  resident's tip from a door's page). An admin also sees the other rows without an account: what
+  the server's commands did (pruning, imports), which belong to no town.
 - Filtering by a record ("who has looked at this person", which a resident may ask under PIPL)
   needs the record to be one the viewer may see (scope; 404 otherwise, as everywhere). For a
   person it lists every row naming them and every row naming a house they have lived in (a house
@@ -40,13 +41,16 @@ class Filters:
 def visible_rows(viewer: Account) -> Select:
     """Every audit row `viewer` may read (see the module docstring)."""
     query = select(AuditEvent)
-    if viewer.role == "admin":
-        return query
     town_accounts = select(Account.id).where(Account.town_id == viewer.town_id)
     town_tips = (select(literal("tip:") + cast(Tip.id, String)).join(Village, Village.id == Tip.village_id)
                  .where(Village.town_id == viewer.town_id))
-    return query.where(or_(AuditEvent.account_id.in_(town_accounts),
-                           and_(AuditEvent.account_id.is_(None), AuditEvent.target.in_(town_tips))))
+    anonymous = AuditEvent.account_id.is_(None)
+    if viewer.role != "admin":
+        anonymous = and_(anonymous, AuditEvent.target.in_(town_tips))
+    else:
+        any_tip = AuditEvent.target.like("tip:%")
+        anonymous = and_(anonymous, or_(AuditEvent.target.is_(None), ~any_tip, AuditEvent.target.in_(town_tips)))
+    return query.where(or_(AuditEvent.account_id.in_(town_accounts), anonymous))
 
 
 def parse_record(text: str | None) -> tuple[str, int] | None:
@@ -93,11 +97,9 @@ def _utc_start(day: date) -> datetime:
 
 
 def account_by_collection_id(viewer: Account, collection_id: str) -> Account | None:
-    """The account the filter names, if the viewer may see its rows (admins: any; others: their town)."""
-    query = select(Account).where(Account.collection_id == collection_id.strip().upper())
-    if viewer.role != "admin":
-        query = query.where(Account.town_id == viewer.town_id)
-    return db.session.scalar(query)
+    """The account the filter names, if the viewer may see its rows (an account of their town)."""
+    return db.session.scalar(select(Account).where(Account.collection_id == collection_id.strip().upper(),
+                                                   Account.town_id == viewer.town_id))
 
 
 def actions() -> list[str]:
