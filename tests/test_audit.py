@@ -104,7 +104,8 @@ def test_a_public_tips_phone_shown_to_its_assignee_is_logged(ctx, login):
     tip_id, phone = tip.id, tip.contact_phone
     page = send(login(other), "GET", f"/tips/{tip_id}")
     assert page.status_code == 200 and phone not in page.get_data(as_text=True)
-    assert rows(action="view_tip_contact") == []  # masked: nothing read
+    assert rows(action="view_tip_contact") == []  # masked: the phone was not read...
+    assert [(r.target, r.records) for r in rows(action="view_tip")] == [(f"tip:{tip_id}", 1)]  # ...the tip was
     page = send(login(collector), "GET", f"/tips/{tip_id}")
     assert phone in page.get_data(as_text=True) and mask_phone(phone) != phone
     logged = rows(action="view_tip_contact")

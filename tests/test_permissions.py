@@ -395,7 +395,7 @@ def build_world() -> World:
 # GETs that show personal data (or the audit log itself) write exactly one audit row when they answer 200.
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
                 "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
-                "auditlog.index", "auditlog.export", "moves.queue"}
+                "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo"}
 
 
 

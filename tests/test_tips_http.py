@@ -30,10 +30,12 @@ def tips_rows() -> list[Tip]:
     return list(db.session.scalars(select(Tip).order_by(Tip.id)))
 
 
-def audit_actions(tip_id: int) -> list[str]:
+def audit_actions(tip_id: int, reads: bool = False) -> list[str]:
+    """The tip's audit rows in order: what was done to it (and with `reads`, who looked at it)."""
     db.session.rollback()
-    return list(db.session.scalars(select(AuditEvent.action).where(AuditEvent.target == f"tip:{tip_id}")
-                                   .order_by(AuditEvent.id)))
+    actions = db.session.scalars(select(AuditEvent.action).where(AuditEvent.target == f"tip:{tip_id}")
+                                 .order_by(AuditEvent.id))
+    return [a for a in actions if reads or a not in ("view_tip", "view_tip_photo")]
 
 
 def tip_events() -> int:

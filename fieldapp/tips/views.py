@@ -155,10 +155,13 @@ def _tip_page(tip, verify_form=None, assign_form=None, status=200):
                            action_form=ActionForm(), verdict=verdict,
                            informant=db.session.get(Account, tip.informant_id) if tip.informant_id else None,
                            is_assignee=is_assignee, proof=service.proof_visit(tip, current_user, tip.house_id))
-    if is_assignee and tip.informant_id is None and tip.contact_phone:
-        # The collector who calls the resident back sees the sender's full phone number (others see
-        # it masked): that read is logged.
-        log_read(current_user.id, "view_tip_contact", f"tip:{tip.id}", 1)
+    # A tip's text names people and places: every look at it is logged. The collector who calls the
+    # resident back also sees the sender's full phone number (others see it masked), a read of its own kind.
+    # A refused action shows the page again: the tip was logged when it was opened, but the phone
+    # number is shown anew, and logged anew.
+    contact = is_assignee and tip.informant_id is None and tip.contact_phone
+    if contact or request.method == "GET":
+        log_read(current_user.id, "view_tip_contact" if contact else "view_tip", f"tip:{tip.id}", 1)
     return page, status
 
 
@@ -253,11 +256,11 @@ def close(tip_id):
 @bp.get("/tips/<int:tip_id>/photo")
 @require_any("tips.work", "tips.oversee")
 def photo(tip_id):
-
     tip = service.tip_or_404(current_user, tip_id)
     path = photo_path(tip.photo_uid) if tip.photo_uid else None
     if path is None or not path.exists():
         abort(404)
+    log_read(current_user.id, "view_tip_photo", f"tip:{tip.id}", 1)
     return send_file(path, mimetype="image/jpeg", max_age=0)
 
 
