@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session
 
 from .changefeed import FEED_LOCK  # imported first: its before_commit lock is always taken before ours
 from .config import MIN_AUDIT_RETENTION_DAYS
-from .database import write_transaction
+from .database import commit_order_lock, pending_at_commit, write_transaction
 from .extensions import db
 from .models import AuditEvent, utcnow
 
@@ -114,15 +114,11 @@ def _write_rows(session) -> None:
     # row another writer holds (that writer may be waiting for this lock: a deadlock). The lock is
     # held for one indexed read, one insert and the commit: an audited GET costs a short queue, not
     # a serialised app.
-    if session.in_nested_transaction():
-        return
-    pending = session.info.get(_PENDING)
+    pending = pending_at_commit(session, _PENDING)
     if not pending:
         return
-    session.flush()
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(select(func.pg_advisory_xact_lock(AUDIT_LOCK)))
+    commit_order_lock(connection, AUDIT_LOCK)
     head = connection.execute(select(AuditEvent.seq, AuditEvent.row_hash)
                               .order_by(AuditEvent.seq.desc()).limit(1)).first()
     seq, prev = (head[0], head[1]) if head is not None else (0, GENESIS_HASH)

@@ -23,6 +23,7 @@ from datetime import date, datetime
 from sqlalchemy import case, delete, event, func, select, text
 from sqlalchemy.orm import Session
 
+from .database import commit_order_lock, pending_at_commit
 from .extensions import db
 from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
 from .rules import days
@@ -70,17 +71,11 @@ def _write_events(session) -> None:
     # dashboard (pushes in parallel, two app servers). So the rows are inserted at the very end of
     # the transaction under a transaction-level lock held until the commit: ids follow commit
     # order. SQLite serialises writers, so the lock is PostgreSQL's only.
-    if session.in_nested_transaction():
-        return
-    pending = session.info.get(_PENDING)
+    pending = pending_at_commit(session, _PENDING)
     if not pending:
         return
-    # Everything else is written first: once the lock is held the transaction must not wait for a
-    # row another writer holds, or two writers would wait for each other (a deadlock).
-    session.flush()
     connection = session.connection()
-    if connection.dialect.name == "postgresql":
-        connection.execute(select(func.pg_advisory_xact_lock(FEED_LOCK)))
+    commit_order_lock(connection, FEED_LOCK)
     now = datetime.utcnow()
     connection.execute(DashboardEvent.__table__.insert(), [
         {"village_id": village_id, "kind": kind, "at": now} for village_id, kind in sorted(pending)])

@@ -34,7 +34,7 @@ import re
 import sqlite3
 import threading
 
-from sqlalchemy import event
+from sqlalchemy import event, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.exc import OperationalError
 
@@ -199,3 +199,25 @@ class _WriterQueue:
                     fcntl.flock(self.fd, fcntl.LOCK_UN)
             finally:
                 self.lock.release()
+
+
+def pending_at_commit(session, key: str):
+    """For a before_commit hook that inserts rows collected in `session.info[key]` at the very end
+    of the outermost transaction: those rows (None when there are none, or when this is only a
+    SAVEPOINT ending). Everything else is flushed first: once the hook takes its commit-order lock
+    (commit_order_lock) the transaction must not wait for a row another writer holds, or two
+    writers would wait for each other (a deadlock)."""
+    if session.in_nested_transaction():
+        return None
+    pending = session.info.get(key)
+    if not pending:
+        return None
+    session.flush()
+    return pending
+
+
+def commit_order_lock(connection, lock: int) -> None:
+    """Hold PostgreSQL's transaction-level advisory lock `lock` until the commit, so rows inserted
+    under it follow commit order (ids from a sequence do not). SQLite serialises writers anyway."""
+    if connection.dialect.name == "postgresql":
+        connection.execute(select(func.pg_advisory_xact_lock(lock)))

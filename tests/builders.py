@@ -29,6 +29,17 @@ def make_town(villages=("东村", "西村"), people_quota=100, houses_quota=40) 
     return town, made
 
 
+def make_other_town() -> tuple[Town, Village]:
+    """A second town with one village: town-wide roles of the first town must not see into it."""
+    town = Town(code="T2", name="外镇", office="外镇人民政府", people_quota=100, houses_quota=40, orgs_quota=10)
+    village = Village(town=town, code="Z1", name="远村", people_quota=100, houses_quota=40, sort_order=1)
+    db.session.add_all([town, village])
+    db.session.flush()
+    records.ensure_counters([village.id])
+    db.session.commit()
+    return town, village
+
+
 def make_account(town: Town, role: str, villages=(), pin: str | None = PIN, collection_id: str | None = None) -> Account:
     account = Account(collection_id=collection_id or f"T-{next(_serial):04d}", name=f"{role} holder", role=role,
                       town_id=town.id, villages=list(villages),

@@ -49,6 +49,21 @@ def migrate(database_url: str, secret_key: str) -> None:
     flask_cli(database_url, secret_key, "setup", "--no-demo")
 
 
+def server_database(backend: str, database_url: str, tmp_path, secret_key: str):
+    """For a fixture (`yield from`): a database a server process can use, migrated with the app's
+    own CLI: a fresh SQLite file, or the run's scratch PostgreSQL database (emptied before and
+    after: other tests share it)."""
+    if backend == "sqlite":
+        url = "sqlite:///" + str(tmp_path / "server.sqlite")
+    else:
+        url = database_url
+        empty_database(url)
+    migrate(url, secret_key)
+    yield url
+    if backend == "postgresql":
+        empty_database(url)
+
+
 def empty_database(database_url: str) -> None:
     """Delete every row (the schema stays): the fixture's PostgreSQL database is shared with other tests."""
     from sqlalchemy import create_engine, text

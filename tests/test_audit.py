@@ -17,9 +17,8 @@ from fieldapp.models import Account, AuditEvent, Conflict
 from fieldapp.rules.identifiers import mask_phone
 
 from .conftest import TEST_CONFIG
-from .builders import make_account, make_house, make_person, make_town, send, sign_in
+from .builders import make_account, make_house, make_other_town, make_person, make_town, send, sign_in
 from .sync_builders import bearer, device_token
-from .test_permissions import make_other_town
 from .tips_builders import make_tip
 
 

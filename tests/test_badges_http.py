@@ -175,7 +175,7 @@ def test_badges_are_admin_only_and_town_scoped(world, login):
         assert send(client, "GET", "/badges").status_code == 403
         assert send(client, "GET", f"/badges/{holder.id}").status_code == 403
         assert issue(client, holder.id).status_code == 403
-    from tests.test_permissions import make_other_town
+    from tests.builders import make_other_town
     town2, far = make_other_town()
     stranger = make_account(town2, "collector", [far])
     admin = login(world["admin"])

@@ -78,7 +78,7 @@ def test_edit_replaces_the_phases_and_shows_the_current_ones(ctx, login):
 
 
 def test_another_towns_campaign_is_not_found(ctx, login):
-    from tests.test_permissions import make_other_town
+    from tests.builders import make_other_town
     town, _villages = make_town()
     other, _far = make_other_town()
     theirs = make_campaign(other)

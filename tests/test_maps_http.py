@@ -17,7 +17,8 @@ from fieldapp.security import CSP, csp_for, tile_origins
 
 from .builders import make_account, make_house, make_person, make_town
 from .map_builders import make_conflict, make_tip, make_visit
-from .test_permissions import make_abroad_person, make_other_town
+from .builders import make_other_town
+from .test_permissions import make_abroad_person
 
 MAP_ROLES = [r for r in ROLES if can(r, "dashboard.view")]
 

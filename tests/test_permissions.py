@@ -20,12 +20,11 @@ from sqlalchemy import func, select
 
 from fieldapp import accounts, records
 from fieldapp.extensions import db
-from fieldapp.models import (Account, AuditEvent, Change, Conflict, House, MoveRequest, Organisation, Person,
-                             Town, Village)
+from fieldapp.models import (Account, AuditEvent, Change, Conflict, House, MoveRequest, Organisation, Person)
 from fieldapp.rules.identifiers import mask_id
 from fieldapp.rules.permissions import ROLES, is_town_wide
 
-from .builders import db_state, make_account, make_house, make_person, make_town, resident_id, send
+from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 
@@ -269,17 +268,6 @@ SECRET_NAMES = {"west": "西村李四", "town2": "外镇王五", "abroad": "境�
 
 
 # --- builders local to this file ---------------------------------------------------------------
-
-def make_other_town() -> tuple[Town, Village]:
-    """A second town with one village: town-wide roles of the first town must not see into it."""
-    town = Town(code="T2", name="外镇", office="外镇人民政府", people_quota=100, houses_quota=40, orgs_quota=10)
-    village = Village(town=town, code="Z1", name="远村", people_quota=100, houses_quota=40, sort_order=1)
-    db.session.add_all([town, village])
-    db.session.flush()
-    records.ensure_counters([village.id])
-    db.session.commit()
-    return town, village
-
 
 def make_campaign(town) -> int:
     """A one-phase campaign of `town` (admins edit their own town's campaigns only)."""

@@ -20,7 +20,7 @@ from fieldapp.extensions import db
 
 from .builders import PIN, make_account, make_town
 from .conftest import TEST_CONFIG
-from .server_process import AppServer, empty_database, migrate
+from .server_process import AppServer, server_database
 
 SECRET = "sessions-test-secret"
 CONCURRENT = 40
@@ -28,15 +28,7 @@ CONCURRENT = 40
 
 @pytest.fixture
 def server_db(backend, database_url, tmp_path):
-    if backend == "sqlite":
-        url = "sqlite:///" + str(tmp_path / "sessions.sqlite")
-    else:
-        url = database_url
-        empty_database(url)
-    migrate(url, SECRET)
-    yield url
-    if backend == "postgresql":
-        empty_database(url)
+    yield from server_database(backend, database_url, tmp_path, SECRET)
 
 
 def _seed(url: str) -> str:

@@ -29,7 +29,7 @@ from datetime import datetime, timedelta, UTC
 import pytest
 from sqlalchemy import create_engine, text
 
-from .server_process import AppServer, empty_database, flask_cli, migrate
+from .server_process import AppServer, flask_cli, server_database
 from .sync_fault_driver import (Browser, FaultConfig, call, check_counters, check_records, log_kinds, make_accounts,
                                 register_devices, report_problems, run_phones, utc_text)
 
@@ -41,15 +41,7 @@ REDIS_URL = os.environ.get("FIELDAPP_TEST_REDIS_URL")
 def server_db(backend, database_url, tmp_path):
     """A database a server process can use: a fresh SQLite file, or the run's scratch PostgreSQL
     database (emptied before and after: other tests share it). Migrated with the app's own CLI."""
-    if backend == "sqlite":
-        url = "sqlite:///" + str(tmp_path / "faults.sqlite")
-    else:
-        url = database_url
-        empty_database(url)
-    migrate(url, SECRET)
-    yield url
-    if backend == "postgresql":
-        empty_database(url)
+    yield from server_database(backend, database_url, tmp_path, SECRET)
 
 
 @pytest.fixture
