@@ -13,9 +13,11 @@ Rules:
   submitter learns nothing about the existing record: every such case gets the same answer, which
   names neither the village nor the category.
 - A request waits for a reviewer of the receiving village (police, if the person or the submission
-  is from abroad) who is not its submitter. That reviewer confirms it at once if they also see the
-  person where they are registered now; otherwise only after the sending village has been told:
-  its reviewer acknowledged the request in their queue. Either side may refuse it, with a note.
+  is from abroad, then or since) who is not its submitter. That reviewer confirms it at once if
+  they also see the person where they are registered now; otherwise only after the village the
+  person is registered in now has been told: its reviewer acknowledged the request in their queue
+  (an acknowledgement from a village the person has left since does not count). Either side may
+  refuse it, with a note. The submitter's own view names no village.
 - Confirming moves the person under the requester's visit (records.move_person: history kept),
   fills what the record lacks and keeps differing values as conflicts, exactly as in scope; other
   pending requests for the same person are refused as superseded. A phone's items waiting for the
@@ -98,17 +100,36 @@ def _village_ids(account: Account) -> set[int]:
     return {v.id for v in scope.villages(account)}
 
 
-def reviewable(account: Account):
-    """The pending requests `account` reviews: for the receiving or the sending village, police-only
-    ones for police alone. None for roles that do not review moves."""
+def _police_only_now():
+    """A request is police-only if it was when asked or the person is now from abroad (the police
+    may learn it while the request waits)."""
+    return or_(MoveRequest.police_only,
+               MoveRequest.person_id.in_(select(Person.id).where(Person.category.in_(POLICE_ONLY_CATEGORIES))))
+
+
+def _visible(account: Account, pending_only: bool):
+    """The requests `account` reviews: for the receiving village, or for the person where they are
+    registered now (and, once decided, where they were), police-only ones for police alone; and the
+    account's own requests (shown without anything of the registered record). None for roles that
+    do not review moves."""
     if not can(account.role, "moves.review"):
         return select(MoveRequest).where(False)
-    villages = scope.village_filter(account, MoveRequest.to_village_id)
-    sending = MoveRequest.person_id.in_(scope.people(account).with_only_columns(Person.id))
-    query = select(MoveRequest).where(MoveRequest.status == "pending", or_(villages, sending))
+    own = MoveRequest.requested_by_id == account.id
+    sides = [scope.village_filter(account, MoveRequest.to_village_id),
+             MoveRequest.person_id.in_(scope.people(account).with_only_columns(Person.id))]
+    if not pending_only:
+        sides.append(scope.village_filter(account, MoveRequest.from_village_id))
+    query = select(MoveRequest).where(or_(own, *sides))
+    if pending_only:
+        query = query.where(MoveRequest.status == "pending")
     if not can(account.role, "registry.police_only"):
-        query = query.where(MoveRequest.police_only.is_(False))
+        query = query.where(or_(own, ~_police_only_now()))
     return query
+
+
+def reviewable(account: Account):
+    """The pending requests `account` reviews (see _visible)."""
+    return _visible(account, pending_only=True)
 
 
 def pending(account: Account, limit: int = 200) -> list[MoveRequest]:
@@ -122,47 +143,49 @@ def pending_count(account: Account) -> int:
 
 def request_or_none(account: Account, request_id: int) -> MoveRequest | None:
     """A request `account` reviews (pending or decided), else None (the view answers 404)."""
-    return db.session.scalar(_any_status(account).where(MoveRequest.id == scope.key_or_404(request_id)))
-
-
-def _any_status(account: Account):
-    if not can(account.role, "moves.review"):
-        return select(MoveRequest).where(False)
-    villages = scope.village_filter(account, MoveRequest.to_village_id)
-    sending = scope.village_filter(account, MoveRequest.from_village_id)
-    query = select(MoveRequest).where(or_(villages, sending))
-    if not can(account.role, "registry.police_only"):
-        query = query.where(MoveRequest.police_only.is_(False))
-    return query
+    return db.session.scalar(_visible(account, pending_only=False).where(MoveRequest.id == scope.key_or_404(request_id)))
 
 
 @dataclass
 class Powers:
     """What `account` may do with one request now, and what it may be shown."""
-    receiving: bool  # reviews the receiving village
+    receiving: bool  # reviews the receiving village (and may see the request's category)
     sending: bool  # sees the person where they are registered now
     own: bool  # submitted it
+    told: bool  # the village the person is registered in now has acknowledged the request
 
     @property
     def confirm(self) -> bool:
         return self.receiving and not self.own
 
-    def may_confirm(self, request: MoveRequest) -> bool:
-        return self.confirm and (self.sending or request.acknowledged_at is not None)
+    def may_confirm(self, _request: MoveRequest | None = None) -> bool:
+        return self.confirm and (self.sending or self.told)
 
-    def may_acknowledge(self, request: MoveRequest) -> bool:
-        return self.sending and not self.own and request.acknowledged_at is None
+    def may_acknowledge(self, _request: MoveRequest | None = None) -> bool:
+        return self.sending and not self.own and not self.told
 
     @property
     def refuse(self) -> bool:
         return (self.receiving or self.sending) and not self.own
 
+    @property
+    def sees_sending_village(self) -> bool:
+        """Which village the person is registered in is shown to the reviewers deciding, never to
+        the one who asked (the answer to a registration names no village)."""
+        return not self.own and (self.receiving or self.sending)
+
 
 def powers(account: Account, request: MoveRequest) -> Powers:
-    receiving = can(account.role, "moves.review") and request.to_village_id in _village_ids(account) and (
-        not request.police_only or can(account.role, "registry.police_only"))
-    sending = can(account.role, "moves.review") and _sees(account, request.person)
-    return Powers(receiving=receiving, sending=sending, own=request.requested_by_id == account.id)
+    person = request.person
+    police_only = request.police_only or person.category in POLICE_ONLY_CATEGORIES
+    reviews = can(account.role, "moves.review")
+    receiving = reviews and request.to_village_id in _village_ids(account) and (
+        not police_only or can(account.role, "registry.police_only"))
+    sending = reviews and _sees(account, person)
+    # An acknowledgement counts for the village that gave it: a person moved elsewhere meanwhile
+    # must be seen by their new village first.
+    told = request.acknowledged_at is not None and request.from_village_id == person.village_id
+    return Powers(receiving=receiving, sending=sending, own=request.requested_by_id == account.id, told=told)
 
 
 def _claim(request: MoveRequest, account: Account, status: str, note: str | None) -> None:
@@ -180,10 +203,11 @@ def acknowledge(account: Account, request: MoveRequest) -> None:
     """The sending village is told: its reviewer has seen the request."""
     if request.status != "pending":
         raise AlreadyDecided()
-    if not powers(account, request).may_acknowledge(request):
+    if not powers(account, request).may_acknowledge():
         raise NotAllowed()
-    db.session.execute(update(MoveRequest).where(MoveRequest.id == request.id, MoveRequest.acknowledged_at.is_(None))
-                       .values(acknowledged_at=utcnow(), acknowledged_by_id=account.id)
+    db.session.execute(update(MoveRequest).where(MoveRequest.id == request.id)
+                       .values(acknowledged_at=utcnow(), acknowledged_by_id=account.id,
+                               from_village_id=request.person.village_id)
                        .execution_options(synchronize_session=False))
     db.session.expire(request)
     audit(account.id, "move.acknowledge", f"move_request:{request.id}")
@@ -194,7 +218,11 @@ def confirm(account: Account, request: MoveRequest) -> dict:
     Raises NotAllowed, AlreadyDecided or records.DateOrder (the caller rolls back)."""
     if request.status != "pending":
         raise AlreadyDecided()
-    if not powers(account, request).may_confirm(request):
+    # The person's row first (PostgreSQL): two confirms for one person, or a confirm and another
+    # move, take their turns instead of deadlocking on the requests and residences.
+    db.session.execute(select(Person.id).where(Person.id == request.person_id).with_for_update())
+    db.session.refresh(request.person)
+    if not powers(account, request).may_confirm():
         raise NotAllowed()
     _claim(request, account, "confirmed", None)
     person, house = request.person, request.to_house
@@ -249,7 +277,11 @@ def _refuse_waiting(request: MoveRequest) -> None:
                           "reason": str(REFUSED_MESSAGE), "errors": {}}
 
 
-def for_house(house_id: int) -> list[MoveRequest]:
-    """Pending requests to move someone into this house (the house page lists them as typed)."""
-    return list(db.session.scalars(select(MoveRequest).where(
-        and_(MoveRequest.to_house_id == house_id, MoveRequest.status == "pending")).order_by(MoveRequest.id)))
+def arriving(account: Account, house_id: int) -> list[MoveRequest]:
+    """Pending requests to move someone into this house, as the house page lists them: what was
+    typed. Hidden only when what was typed is police-only and the viewer is not police; never
+    because of the registered record, whose category the page must not betray."""
+    police = can(account.role, "registry.police_only")
+    return [r for r in db.session.scalars(select(MoveRequest).where(
+                and_(MoveRequest.to_house_id == house_id, MoveRequest.status == "pending")).order_by(MoveRequest.id))
+            if police or r.data.get("category") not in POLICE_ONLY_CATEGORIES]

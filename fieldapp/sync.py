@@ -402,6 +402,8 @@ def _settle(ctx: PushContext, item: dict, receipt: SyncReceipt):
         # A move request (fieldapp.moves): the answer names nothing about the registered person.
         receipt.result = {"uid": item["uid"], "status": "requested", "code": moves.REQUESTED_CODE,
                           "reason": str(moves.REQUESTED_MESSAGE)}
+        if ctx.taken is not None:
+            ctx.taken.add(item["entity_uid"])  # the request holds it: a later *.new may not take it
         return None
     receipt.record_uid = record.uid
     result = {"uid": item["uid"], "status": outcome.status, "record": {"uid": record.uid, "version": record.version}}

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -71,11 +72,28 @@ def _count(key: str, window: timedelta, now: datetime) -> tuple[int, datetime]:
     return attempts, started
 
 
+def source_network(address: str | None) -> str:
+    """What a source is counted as: an IPv4 address as it is, an IPv6 address by its /64 network
+    (one subscriber is given a whole /64: counting single addresses would let one phone pose as
+    millions of sources and use up an ID's ceiling alone). Anything unreadable counts as itself."""
+    if not address:
+        return "-"
+    try:
+        ip = ipaddress.ip_address(address)
+    except ValueError:
+        return address
+    if ip.version == 4:
+        return str(ip)
+    if ip.ipv4_mapped is not None:
+        return str(ip.ipv4_mapped)
+    return str(ipaddress.ip_network(f"{ip}/64", strict=False))
+
+
 def reserve(collection_id: str, source: str | None) -> Reservation:
     """Count one attempt for the typed ID (normalised) from `source`; raises Throttled when either
     limit is passed. Commits: the count must be visible to every other attempt before the check."""
     (pair_limit, pair_window), (id_limit, id_window) = _windows()
-    pair_key, id_key = _key("id+source", collection_id, source or "-"), _key("id", collection_id)
+    pair_key, id_key = _key("id+source", collection_id, source_network(source)), _key("id", collection_id)
     now = utcnow()
     db.session.commit()  # whatever the caller read ends here: the count is a transaction of its own
     try:

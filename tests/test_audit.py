@@ -402,3 +402,26 @@ def test_migration_chains_existing_rows(ctx):
     row = {"seq": 1, "at": datetime(2016, 5, 1, 8, 30, 0, 123), "account_id": 3, "action": "login",
            "target": "person:1", "records": None, "detail": "编辑"}
     assert module._row_hash(row, module.GENESIS_HASH) == audit.row_hash(row, audit.GENESIS_HASH)
+
+
+def test_a_form_posted_back_with_an_error_logs_the_numbers_it_shows_again(ctx, login, app):
+    """An edit form posted back with one bad field shows the record's full numbers again: logged
+    like opening it. (And a form posted without its version is refused, not a 500.)"""
+    town, (east, _west) = make_town()
+    person = make_person(make_house(east, collected=True), phone="13812345678")
+    person_id, number, version = person.id, person.id_number, str(person.version)
+    client = login(make_account(town, "collector", [east]))
+    response = send(client, "POST", f"/people/{person_id}/edit", {"version": version, "phone": "abc"})
+    assert response.status_code == 422 and number in response.get_data(as_text=True)
+    assert [(r.target, r.detail) for r in rows(action="reveal_identifier")] == [(f"person:{person_id}", "edit form")]
+    assert send(client, "POST", f"/people/{person_id}/edit", {"phone": "13812345678"}).status_code == 422
+
+
+def test_a_tip_shown_again_after_a_refused_action_is_logged(ctx, login):
+    town, (east, _west) = make_town()
+    house = make_house(east, collected=True)
+    collector = make_account(town, "collector", [east])
+    tip_id = make_tip(east, house, state="new").id
+    response = send(login(collector), "POST", f"/tips/{tip_id}/verify", {})
+    assert response.status_code in (409, 422)
+    assert [r.target for r in rows(action="view_tip")] == [f"tip:{tip_id}"]

@@ -304,3 +304,102 @@ def test_records_add_person_fills_only_what_is_missing(ctx):
     assert (again.id, outcome) == (person.id, "updated")
     assert person.phone == "13812345678" and person.hukou_address == "长沙市"
     assert conflicts == {"hukou_address": {"base": "长沙市", "current": "长沙市", "submitted": "湘潭市"}}
+
+
+# --- what a second read of the change found (each failed before its fix) ---------------------------
+
+def test_the_house_page_lists_every_request_whatever_the_registered_category(ctx, login):
+    """Hiding a request because the registered person is from abroad would tell the collector so."""
+    town, east, west, _far, _homes, people, arrival = _world()
+    hidden = make_person(make_house(west, number="9", collected=True), name="境外二号",
+                         id_number=resident_id(birth="19800501"), category="abroad", nationality="USA",
+                         move_in_reason="work", birth_date=date(1980, 5, 1))
+    client = login(make_account(town, "collector", [east]))
+    for typed, number in (("甲某", people["west"].id_number), ("乙某", hidden.id_number)):
+        assert send(client, "POST", f"/houses/{arrival.id}/people/new", _form(number, name=typed)).status_code == 303
+    page = text_of(send(client, "GET", f"/houses/{arrival.id}"))
+    assert "甲某" in page and "乙某" in page
+
+
+def test_a_reviewer_who_registers_someone_is_not_told_where_they_are_registered(ctx, login):
+    town, east, _west, _far, _homes, people, arrival = _world()
+    client = english(login(make_account(town, "reviewer", [east])))
+    send(client, "POST", f"/houses/{arrival.id}/people/new", _form(people["west"].id_number, name="自己登记"))
+    queue = text_of(send(client, "GET", "/review/moves"))
+    assert "自己登记" in queue and "西村" not in queue and "Registered in another village" in queue
+    assert "Confirm the move" not in queue and "Refuse the move" not in queue
+
+
+def test_the_registered_move_in_date_is_not_told_to_a_reviewer_who_cannot_see_the_person(ctx, client, login):
+    town, east, west, _far, homes, people, arrival = _world()
+    victim = people["west"]  # moved in on 2015-01-01
+    token = device_token(make_account(town, "collector", [east]))
+    _item, request = _request_from(client, token, arrival.uid, victim.id_number)
+    request.data = {**request.data, "move_in_date": "2014-06-01"}
+    db.session.commit()
+    moves.acknowledge(make_account(town, "reviewer", [west]), db.session.get(MoveRequest, request.id))
+    db.session.commit()
+    receiving = english(login(make_account(town, "reviewer", [east])))
+    response = send(receiving, "POST", f"/review/moves/{request.id}/confirm", {})
+    page = text_of(send(receiving, "GET", response.headers["Location"]))
+    assert "earlier than the date the person moved in" in page and "2015-01-01" not in page
+    assert _snapshot(victim.id)[1] == homes["west"].id
+
+
+def test_an_acknowledgement_counts_only_for_the_village_the_person_is_registered_in(ctx, client, login):
+    town, (east, west, south) = make_town(villages=("东村", "西村", "南村"))
+    victim = make_person(make_house(west, number="1", collected=True), move_in_date=date(2015, 1, 1))
+    victim_id = victim.id
+    arrival, south_house = make_house(east, number="9", collected=True), make_house(south, number="3", collected=True)
+    arrival_id = arrival.id
+    token = device_token(make_account(town, "collector", [east]))
+    _item, request = _request_from(client, token, arrival.uid, victim.id_number)
+    request_id = request.id
+    moves.acknowledge(make_account(town, "reviewer", [west]), request)
+    db.session.commit()
+    # Meanwhile the person moves to 南村 (an office inside its scope).
+    records.move_person(records.Actor(None), db.session.get(Person, victim_id), south_house, date(2015, 6, 1))
+    db.session.commit()
+    receiving = login(make_account(town, "reviewer", [east]))
+    assert send(receiving, "POST", f"/review/moves/{request_id}/confirm", {}).status_code == 303
+    assert _snapshot(victim_id)[1] == south_house.id  # 西村's word no longer counts
+    south_reviewer = login(make_account(town, "reviewer", [south]))
+    assert f"move-{request_id}" in send(south_reviewer, "GET", "/review/moves").get_data(as_text=True)
+    assert send(south_reviewer, "POST", f"/review/moves/{request_id}/acknowledge", {}).status_code == 303
+    receiving = login(make_account(town, "reviewer", [east]))
+    assert send(receiving, "POST", f"/review/moves/{request_id}/confirm", {}).status_code == 303
+    assert _snapshot(victim_id)[1] == arrival_id
+
+
+def test_a_person_found_to_be_from_abroad_meanwhile_makes_the_request_police_only(ctx, client):
+    town, east, west, _far, _homes, people, arrival = _world()
+    victim_id = people["west"].id
+    _item, request = _request_from(client, device_token(make_account(town, "collector", [east])), arrival.uid,
+                                   people["west"].id_number)
+    moves.acknowledge(make_account(town, "reviewer", [west]), request)
+    db.session.commit()
+    person = db.session.get(Person, victim_id)
+    person.category, person.nationality, person.move_in_reason = "abroad", "USA", "work"
+    db.session.commit()
+    reviewer = make_account(town, "reviewer", [east])
+    request = db.session.get(MoveRequest, request.id)
+    assert moves.pending(reviewer) == [] and moves.request_or_none(reviewer, request.id) is None
+    with pytest.raises(moves.NotAllowed):
+        moves.confirm(reviewer, request)
+    db.session.rollback()
+    police = make_account(town, "police", [east])
+    moves.confirm(police, db.session.get(MoveRequest, request.id))
+    db.session.commit()
+    assert _snapshot(victim_id)[1] == arrival.id
+
+
+def test_a_requested_uid_is_taken_in_later_pushes_and_in_the_same_batch(ctx, client):
+    town, east, _west, _far, _homes, people, arrival = _world()
+    token = device_token(make_account(town, "collector", [east]))
+    first = person_new(arrival.uid, id_number=people["west"].id_number)
+    again = person_new(arrival.uid, entity_uid=first["entity_uid"], id_number=people["town2"].id_number)
+    results = push_http(client, token, [first, again])  # one batch: no 500
+    assert [r["status"] for r in results] == ["requested", "rejected"] and results[1]["code"] == "exists"
+    later = person_new(arrival.uid, entity_uid=first["entity_uid"], id_number=resident_id(birth="19900101"))
+    [result] = push_http(client, token, [later])
+    assert result["status"] == "rejected" and result["code"] == "exists"

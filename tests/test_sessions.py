@@ -192,6 +192,19 @@ def test_the_per_id_ceiling_holds_across_sources(make_app):
         assert _audit_count("login_failed") == 8
 
 
+def test_one_ipv6_network_counts_as_one_source(app, ctx):
+    """A phone is given a whole /64: ten of its addresses are one source, not ten, so they cannot
+    use up the ID's ceiling and lock the collector out from everywhere."""
+    town, (east, _west) = make_town()
+    cid = make_account(town, "collector", [east]).collection_id
+    client = app.test_client()
+    statuses = [_attempt(client, cid, addr=f"2001:db8::{n // 5 + 1}").status_code for n in range(50)]
+    assert statuses == [401] * 5 + [429] * 45
+    assert _attempt(client, cid, addr="2001:db8:0:1::1").status_code == 401  # another /64 is another source
+    assert _attempt(client, cid, pin=PIN, addr="192.0.2.77").status_code == 303
+    assert _audit_count("login_failed") == 6
+
+
 def test_the_right_pin_clears_its_own_sources_count(app, ctx):
     town, (east, _west) = make_town()
     cid = make_account(town, "collector", [east]).collection_id

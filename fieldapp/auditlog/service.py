@@ -26,7 +26,7 @@ from ..models import Account, AuditEvent, Residence, Tip, Village
 from ..rules import days
 
 EXPORT_MAX_ROWS = 100_000  # a CSV of every read of a town for years would not open in Excel anyway
-RECORD_KINDS = ("person", "house", "account", "device", "tip", "village", "organisation")
+RECORD_KINDS = ("person", "house", "account", "device", "tip", "village", "organisation", "move_request", "conflict")
 
 
 @dataclass

@@ -13,7 +13,7 @@ from sqlalchemy import select, union_all
 
 from .. import records, scope
 from ..i18n import ui_lang
-from ..models import Account, Device, House, SyncReceipt, Visit
+from ..models import Account, Device, House, MoveRequest, SyncReceipt, Visit
 from ..extensions import db
 from ..rules.permissions import can
 from ..rules.visits import phone_time
@@ -104,7 +104,8 @@ class PushContext:
             self.taken |= set(db.session.scalars(union_all(
                 *(select(model.uid).where(model.uid.in_(chunk)) for model in MODELS.values()),
                 select(SyncReceipt.entity_uid).where(SyncReceipt.entity_uid.in_(chunk), SyncReceipt.op.in_(NEW_OPS),
-                                                     SyncReceipt.status.in_(("accepted", "conflict"))))))
+                                                     SyncReceipt.status.in_(("accepted", "conflict"))),
+                select(MoveRequest.uid).where(MoveRequest.uid.in_(chunk)))))
         for chunk in chunks(house_uids):
             self.houses.update({h.uid: h for h in db.session.scalars(select(House).where(House.uid.in_(chunk)))})
         self.absent_houses = house_uids - set(self.houses)
@@ -138,7 +139,9 @@ class PushContext:
     def exists(self, entity: str, uid: str) -> bool:
         if self.taken is not None:
             return uid in self.taken
-        return find(entity, uid) is not None
+        # A uid a move request holds is taken too: it names the person once the move is confirmed.
+        return find(entity, uid) is not None or db.session.scalar(
+            select(MoveRequest.id).where(MoveRequest.uid == uid)) is not None
 
     def house(self, uid: str):
         if uid in self.houses:

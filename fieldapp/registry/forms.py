@@ -60,7 +60,7 @@ class OpenedVersion:
         self.current = current
 
     def __call__(self, form, field):
-        text = (field.data or "").strip()
+        text = str(field.data or "").strip()  # the record's own int when the form was posted without it
         if not (re.fullmatch(r"[0-9]{1,9}", text) and 1 <= int(text) <= self.current):
             raise ValidationError(_l("This form does not say which version of the record it was opened on. "
                                      "Open the record again and redo your change."))

@@ -9,7 +9,6 @@ from sqlalchemy import and_, func, or_, select
 from .. import moves, records, scope
 from ..accounts import audit
 from ..audit import log_read
-from ..database import write_transaction
 from ..extensions import db
 from ..i18n import ui_lang
 from ..models import Change, House, Organisation, Person, VillageCounter
@@ -36,7 +35,7 @@ def _actor(form=None) -> records.Actor:
 
 
 def _base_version(form) -> int | None:
-    text = (form.version.data or "").strip()
+    text = str(form.version.data or "").strip()
     return int(text) if text.isascii() and text.isdigit() else None
 
 
@@ -167,8 +166,7 @@ def house(house_id):
         Organisation.house_id == house.id).order_by(Organisation.id)))
     proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "visits.view") else None)
-    arriving = [r for r in moves.for_house(house.id)
-                if not r.police_only or can(current_user.role, "registry.police_only")]
+    arriving = moves.arriving(current_user, house.id)
     page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
                            arriving=arriving, can_write=can(current_user.role, "registry.write"))
     # The page lists the residents by name (and people asking to move in, as typed): one row names
@@ -196,12 +194,18 @@ def _house_data(form) -> dict:
             for name in records.HOUSE_FIELDS if hasattr(form, name)}
 
 
-def _form_page(template, form, **context):
-    """Re-show a form; 422 when it was posted with errors, so clients and tests can tell."""
+def _form_page(template, form, shows: tuple[str, str] | None = None, **context):
+    """Show a form; 422 when it was posted with errors, so clients and tests can tell. `shows`
+    (action, target) logs the personal data the page holds, each time it is shown: an edit form
+    holds full document and phone numbers whether it was opened or posted back with an error."""
     status = 422 if request.method == "POST" else 200
     for message in getattr(getattr(form, "version", None), "errors", ()):
         flash(message, "error")  # the version field is hidden: say it at the top of the page
-    return render_template(template, form=form, **context), status
+    page = render_template(template, form=form, **context)
+    if shows is not None:
+        action, target = shows
+        log_read(current_user.id, action, target, 1, "edit form" if action == "reveal_identifier" else None)
+    return page, status
 
 
 @bp.route("/houses/<int:house_id>/edit", methods=["GET", "POST"])
@@ -209,14 +213,13 @@ def _form_page(template, form, **context):
 def edit_house(house_id):
     house = scope.house_or_404(current_user, house_id)
     form = _editing(HouseForm(obj=house), house)
-    if request.method == "GET":
-        _audit_full_numbers("house", house.id)
     if form.validate_on_submit():
         done = _save(form, lambda: records.update_house(_actor(form), house, _house_data(form), _base_version(form)),
                      _("House saved."), url_for(".house", house_id=house.id))
         if done:
             return done
-    return _form_page("registry/house_form.html", form, village=house.village, house=house)
+    return _form_page("registry/house_form.html", form, ("reveal_identifier", f"house:{house.id}"),
+                      village=house.village, house=house)
 
 
 @bp.route("/houses/<int:house_id>/people/new", methods=["GET", "POST"])
@@ -277,12 +280,6 @@ def _employers() -> list[tuple[int, str]]:
     return [tuple(row) for row in rows]
 
 
-def _audit_full_numbers(entity: str, record_id: int) -> None:
-    """Edit forms show full document and phone numbers: opening one is logged like a reveal."""
-    with write_transaction():  # a GET: its reads are deferred, this write must take the lock first
-        audit(current_user.id, "reveal_identifier", f"{entity}:{record_id}", "edit form")
-
-
 @bp.post("/people/<int:person_id>/reveal")
 @scope.require("identifier.reveal")
 def reveal(person_id):
@@ -299,8 +296,6 @@ def edit_person(person_id):
     person = scope.person_or_404(current_user, person_id)
     form = _editing(PersonForm(obj=person), person)
     form.setup(ui_lang(), can(current_user.role, "registry.police_only"), _employers())
-    if request.method == "GET":
-        _audit_full_numbers("person", person.id)
     if form.validate_on_submit():
         data = form.record_data()
         problem = checks.document_problem(data, person)
@@ -311,7 +306,8 @@ def edit_person(person_id):
                          _("Person saved."), url_for(".person", person_id=person.id))
             if done:
                 return done
-    return _form_page("registry/person_form.html", form, house=person.house, person=person)
+    return _form_page("registry/person_form.html", form, ("reveal_identifier", f"person:{person.id}"),
+                      house=person.house, person=person)
 
 
 @bp.route("/people/<int:person_id>/leave", methods=["GET", "POST"])
@@ -327,7 +323,7 @@ def leave(person_id):
                      _("Marked as left. The record and its history are kept."), url_for(".house", house_id=person.house_id))
         if done:
             return done
-    return _form_page("registry/leave_form.html", form, person=person)
+    return _form_page("registry/leave_form.html", form, ("view_person", f"person:{person.id}"), person=person)
 
 
 def _left_after_moving_in(form, person) -> bool:
@@ -367,7 +363,8 @@ def edit_organisation(org_id):
                      _("Organisation saved."), url_for(".house", house_id=org.house_id))
         if done:
             return done
-    return _form_page("registry/organisation_form.html", form, house=org.house, org=org)
+    return _form_page("registry/organisation_form.html", form, ("reveal_identifier", f"organisation:{org.id}"),
+                      house=org.house, org=org)
 
 
 @bp.route("/organisations/<int:org_id>/close", methods=["GET", "POST"])

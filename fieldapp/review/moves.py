@@ -15,7 +15,7 @@ from .. import moves, records, scope
 from ..audit import log_read
 from ..extensions import db
 from ..i18n import ui_lang
-from ..models import Account
+from ..models import Account, Village
 from ..registry import checks
 from .display import Shown
 
@@ -58,7 +58,10 @@ def _rows(items):
                            "typed": shown.value("person", name, typed),
                            "registered": shown.value("person", name, now) if registered is not None else None,
                            "differs": registered is not None and typed not in (None, "") and typed != now})
-        rows.append({"request": item, "powers": powers, "fields": fields, "registered": registered})
+        # Where the person is registered now (the request may be older than a move since).
+        village = db.session.get(Village, item.person.village_id)
+        rows.append({"request": item, "powers": powers, "fields": fields, "registered": registered,
+                     "registered_village": village.name if village is not None else "—"})
     return rows
 
 
@@ -105,8 +108,11 @@ def decide(request_id, action):
         return redirect(url_for(".queue"), 303)
     except records.DateOrder as error:
         db.session.rollback()
-        flash(str(checks.move_in_problem(error)) + " " + _("Refuse the request, or ask the collector to "
-                                                           "register it again with the right date."), "error")
+        # The date the person moved in where they live now is theirs to know who see the person.
+        sees = moves.powers(current_user, item).sending
+        flash((str(checks.move_in_problem(error)) if sees else
+               _("The move-in date is earlier than the date the person moved in where they are registered now."))
+              + " " + _("Refuse the request, or ask the collector to register it again with the right date."), "error")
         return redirect(url_for(".queue"), 303)
     db.session.commit()
     if action == "confirm":

@@ -157,11 +157,9 @@ def _tip_page(tip, verify_form=None, assign_form=None, status=200):
                            is_assignee=is_assignee, proof=service.proof_visit(tip, current_user, tip.house_id))
     # A tip's text names people and places: every look at it is logged. The collector who calls the
     # resident back also sees the sender's full phone number (others see it masked), a read of its own kind.
-    # A refused action shows the page again: the tip was logged when it was opened, but the phone
-    # number is shown anew, and logged anew.
+    # Logged each time it is shown, a refused action's page too (it shows the tip again).
     contact = is_assignee and tip.informant_id is None and tip.contact_phone
-    if contact or request.method == "GET":
-        log_read(current_user.id, "view_tip_contact" if contact else "view_tip", f"tip:{tip.id}", 1)
+    log_read(current_user.id, "view_tip_contact" if contact else "view_tip", f"tip:{tip.id}", 1)
     return page, status
 
 
