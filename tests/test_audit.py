@@ -425,3 +425,16 @@ def test_a_tip_shown_again_after_a_refused_action_is_logged(ctx, login):
     response = send(login(collector), "POST", f"/tips/{tip_id}/verify", {})
     assert response.status_code in (409, 422)
     assert [r.target for r in rows(action="view_tip")] == [f"tip:{tip_id}"]
+
+
+def test_rows_naming_a_person_from_abroad_are_not_shown_to_non_police(ctx, login):
+    town, (east, _west) = make_town()
+    house = make_house(east, collected=True)
+    hidden = make_person(house, name="境外约翰", id_type="414", id_number="E7654321", sex="1",
+                         category="abroad", nationality="USA", move_in_reason="work", ethnicity=None, hukou_type=None)
+    hidden_id = hidden.id
+    police = make_account(town, "police", [east])
+    send(login(police), "GET", f"/people/{hidden_id}")
+    assert [r.target for r in rows(action="view_person")] == [f"person:{hidden_id}"]
+    page = send(login(make_account(town, "supervisor")), "GET", "/audit?action=view_person").get_data(as_text=True)
+    assert f">person:{hidden_id}<" not in page and "view_person" in page

@@ -4,7 +4,8 @@ Rules:
 - Only roles with `audit.view` read the log, each for their own town like every other page: the
   rows of accounts of their town, and the rows without an account that name a tip of their town (a
   resident's tip from a door's page). An admin also sees the other rows without an account: what
-  the server's commands did (pruning, imports), which belong to no town.
+  the server's commands did (pruning, imports), which belong to no town. Rows naming a person from
+  abroad are police-only, like the person.
 - Filtering by a record ("who has looked at this person", which a resident may ask under PIPL)
   needs the record to be one the viewer may see (scope; 404 otherwise, as everywhere). For a
   person it lists every row naming them and every row naming a house they have lived in (a house
@@ -22,8 +23,9 @@ from sqlalchemy import Select, String, and_, cast, literal, or_, select
 
 from .. import scope
 from ..extensions import db
-from ..models import Account, AuditEvent, Residence, Tip, Village
+from ..models import Account, AuditEvent, Person, Residence, Tip, Village
 from ..rules import days
+from ..rules.permissions import POLICE_ONLY_CATEGORIES, can
 
 EXPORT_MAX_ROWS = 100_000  # a CSV of every read of a town for years would not open in Excel anyway
 RECORD_KINDS = ("person", "house", "account", "device", "tip", "village", "organisation", "move_request", "conflict")
@@ -50,7 +52,12 @@ def visible_rows(viewer: Account) -> Select:
     else:
         any_tip = AuditEvent.target.like("tip:%")
         anonymous = and_(anonymous, or_(AuditEvent.target.is_(None), ~any_tip, AuditEvent.target.in_(town_tips)))
-    return query.where(or_(AuditEvent.account_id.in_(town_accounts), anonymous))
+    query = query.where(or_(AuditEvent.account_id.in_(town_accounts), anonymous))
+    if not can(viewer.role, "registry.police_only"):
+        # People from abroad are police-only: not even their keys in who-read-what.
+        hidden = select(literal("person:") + cast(Person.id, String)).where(Person.category.in_(POLICE_ONLY_CATEGORIES))
+        query = query.where(or_(AuditEvent.target.is_(None), AuditEvent.target.not_in(hidden)))
+    return query
 
 
 def parse_record(text: str | None) -> tuple[str, int] | None:
