@@ -96,7 +96,7 @@ def register(account: Account, actor: records.Actor, house, data: dict, relation
 
 # The review side ----------------------------------------------------------------------------------
 
-def _village_ids(account: Account) -> set[int]:
+def village_ids(account: Account) -> set[int]:
     return {v.id for v in scope.villages(account)}
 
 
@@ -158,10 +158,12 @@ class Powers:
     def confirm(self) -> bool:
         return self.receiving and not self.own
 
-    def may_confirm(self, _request: MoveRequest | None = None) -> bool:
+    @property
+    def may_confirm(self) -> bool:
         return self.confirm and (self.sending or self.told)
 
-    def may_acknowledge(self, _request: MoveRequest | None = None) -> bool:
+    @property
+    def may_acknowledge(self) -> bool:
         return self.sending and not self.own and not self.told
 
     @property
@@ -175,11 +177,13 @@ class Powers:
         return not self.own and (self.receiving or self.sending)
 
 
-def powers(account: Account, request: MoveRequest) -> Powers:
+def powers(account: Account, request: MoveRequest, villages: set[int] | None = None) -> Powers:
+    """`villages`: the account's village ids (village_ids()), given by a caller asking about many
+    requests so that they are read once."""
     person = request.person
     police_only = request.police_only or person.category in POLICE_ONLY_CATEGORIES
     reviews = can(account.role, "moves.review")
-    receiving = reviews and request.to_village_id in _village_ids(account) and (
+    receiving = reviews and request.to_village_id in (villages if villages is not None else village_ids(account)) and (
         not police_only or can(account.role, "registry.police_only"))
     sending = reviews and _sees(account, person)
     # An acknowledgement counts for the village that gave it: a person moved elsewhere meanwhile
@@ -203,7 +207,7 @@ def acknowledge(account: Account, request: MoveRequest) -> None:
     """The sending village is told: its reviewer has seen the request."""
     if request.status != "pending":
         raise AlreadyDecided()
-    if not powers(account, request).may_acknowledge():
+    if not powers(account, request).may_acknowledge:
         raise NotAllowed()
     db.session.execute(update(MoveRequest).where(MoveRequest.id == request.id)
                        .values(acknowledged_at=utcnow(), acknowledged_by_id=account.id,
@@ -222,7 +226,7 @@ def confirm(account: Account, request: MoveRequest) -> dict:
     # move, take their turns instead of deadlocking on the requests and residences.
     db.session.execute(select(Person.id).where(Person.id == request.person_id).with_for_update())
     db.session.refresh(request.person)
-    if not powers(account, request).may_confirm():
+    if not powers(account, request).may_confirm:
         raise NotAllowed()
     _claim(request, account, "confirmed", None)
     person, house = request.person, request.to_house

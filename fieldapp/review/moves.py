@@ -45,8 +45,9 @@ def _rows(items):
     """Per request: what the viewer may do, and the register's values when they may see the person."""
     shown = Shown(current_user, ui_lang())
     rows = []
+    villages = moves.village_ids(current_user)
     for item in items:
-        powers = moves.powers(current_user, item)
+        powers = moves.powers(current_user, item, villages)
         registered = item.person if powers.sending else None
         fields = []
         for name in COMPARED:
