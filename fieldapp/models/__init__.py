@@ -1,9 +1,9 @@
 """All models, importable from one place; each area keeps its own module."""
 from ._base import new_uid, utcnow
-from .accounts import Account, LoginSession, LoginThrottle, account_villages
+from .accounts import Account, LoginSession, LoginThrottle, account_sub_areas, account_villages
 from .activity import AuditEvent, Change, VillageCounter
 from .field import DashboardEvent, RetiredDoorCode, Tip, Visit
-from .places import Campaign, Phase, Town, Village
+from .places import SUB_AREA_KINDS, Campaign, Phase, SubArea, Town, Village
 from .moves import MoveRequest
 from .progress import CollectorDay, VillageDay
 from .registry import House, Organisation, Person, Residence
@@ -12,5 +12,5 @@ from .sync import Conflict, Device, Photo, SyncReceipt
 __all__ = [
     "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "LoginSession", "LoginThrottle",
     "MoveRequest", "Organisation", "Person", "Phase",
-    "Photo", "Residence", "RetiredDoorCode", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_villages", "new_uid", "utcnow",
+    "Photo", "Residence", "RetiredDoorCode", "SUB_AREA_KINDS", "SubArea", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_sub_areas", "account_villages", "new_uid", "utcnow",
 ]

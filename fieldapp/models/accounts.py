@@ -17,6 +17,14 @@ account_villages = Table(
     Column("village_id", ForeignKey("villages.id", ondelete="CASCADE"), primary_key=True),
 )
 
+# Sub-areas (片区/楼组) an account is assigned to inside its villages; none = the whole villages.
+account_sub_areas = Table(
+    "account_sub_areas",
+    db.metadata,
+    Column("account_id", ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True),
+    Column("sub_area_id", ForeignKey("sub_areas.id", ondelete="CASCADE"), primary_key=True),
+)
+
 
 class Account(UserMixin, db.Model):
     """An issued collection ID. The holder sets a PIN with a one-time activation code; revoking
@@ -48,6 +56,7 @@ class Account(UserMixin, db.Model):
     login_token = None
 
     villages = relationship("Village", secondary=account_villages, order_by="Village.sort_order")
+    sub_areas = relationship("SubArea", secondary=account_sub_areas, order_by="SubArea.sort_order")
     town = relationship("Town")
 
     def get_id(self) -> str:

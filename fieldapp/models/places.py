@@ -4,7 +4,7 @@ from __future__ import annotations
 from datetime import date
 from decimal import Decimal
 
-from sqlalchemy import ForeignKey, Numeric, String
+from sqlalchemy import ForeignKey, Numeric, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from ..extensions import db
@@ -15,9 +15,13 @@ class Town(db.Model):
     organisation quotas live here because the police station collects organisations itself."""
     __tablename__ = "towns"
     id: Mapped[int] = mapped_column(primary_key=True)
-    code: Mapped[str] = mapped_column(String(12), unique=True)
+    code: Mapped[str] = mapped_column(String(12), unique=True)  # the town's code (GB/T 10114: 9 digits)
     name: Mapped[str] = mapped_column(String(64))
     office: Mapped[str] = mapped_column(String(64))  # the issuing office printed on collection IDs
+    county_code: Mapped[str | None] = mapped_column(String(6))  # GB/T 2260 county-level division
+    # Per-town setting: a collector assigned to sub-areas gets only those sub-areas' houses in their
+    # work package (off: the whole of their villages, as before sub-areas existed).
+    package_by_sub_area: Mapped[bool] = mapped_column(default=False)
     people_quota: Mapped[int | None]
     houses_quota: Mapped[int | None]
     orgs_quota: Mapped[int | None]
@@ -44,6 +48,26 @@ class Village(db.Model):
     sort_order: Mapped[int] = mapped_column(default=0)
 
     town: Mapped[Town] = relationship(back_populates="villages")
+    sub_areas: Mapped[list[SubArea]] = relationship(back_populates="village", order_by="SubArea.sort_order")
+
+
+SUB_AREA_KINDS = ("area", "building_group")  # 片区, 楼组
+
+
+class SubArea(db.Model):
+    """A part of a village that one collector or informant looks after: a 片区 (area) or a 楼组
+    (building group, seed 000's unit for informants). Houses may belong to one; accounts are
+    assigned to some (account_sub_areas) by their village head."""
+    __tablename__ = "sub_areas"
+    __table_args__ = (UniqueConstraint("village_id", "code", name="uq_sub_areas_village_code"),)
+    id: Mapped[int] = mapped_column(primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(12))
+    name: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16), default="area")  # SUB_AREA_KINDS
+    sort_order: Mapped[int] = mapped_column(default=0)
+
+    village: Mapped[Village] = relationship(back_populates="sub_areas")
 
 
 class Campaign(db.Model):

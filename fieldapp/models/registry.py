@@ -29,6 +29,8 @@ class House(db.Model):
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
+    # The sub-area (片区/楼组) inside the village, when the village has them.
+    sub_area_id: Mapped[int | None] = mapped_column(ForeignKey("sub_areas.id", ondelete="SET NULL"), index=True)
     door_code: Mapped[str] = mapped_column(String(16), unique=True)
     door_token: Mapped[str] = mapped_column(String(64), unique=True)
     # Address parts: a village house is group + number (3组27号); a town house is road/lane/number.
