@@ -6,4 +6,7 @@ set -e
 cd "$(dirname "$0")"
 . ./scripts/venv.sh
 ensure_venv "[test]"
-exec .venv/bin/python -m pytest -p no:cacheprovider "$@"
+# Two workers (pytest-xdist), each test module in one of them so that its world is built once; on
+# PostgreSQL each worker uses a database of its own (tests/conftest.py). FIELDAPP_TEST_WORKERS=0
+# runs everything in this process.
+exec .venv/bin/python -m pytest -p no:cacheprovider -n "${FIELDAPP_TEST_WORKERS:-2}" --dist loadscope "$@"

@@ -33,13 +33,32 @@ def database_url(request, tmp_path_factory):
     if request.param == "sqlite":
         url = "sqlite:///" + str(tmp_path_factory.mktemp("db") / "test.sqlite")
     else:
-        url = PG_URL
+        url = _worker_database(PG_URL)
         _drop_everything(url)
     app = create_app({**TEST_CONFIG, "SQLALCHEMY_DATABASE_URI": url})
     with app.app_context():
         upgrade()
         db.engine.dispose()
     return url
+
+
+def _worker_database(url: str) -> str:
+    """test.sh runs two pytest-xdist workers; each needs a PostgreSQL database of its own, because
+    each session wipes its database. Worker gw1 uses <scratch>_gw1, made next to the scratch database
+    (the role needs CREATEDB, as CI's has); without xdist the scratch database itself is used."""
+    worker = os.environ.get("PYTEST_XDIST_WORKER")
+    if not worker:
+        return url
+    from sqlalchemy import create_engine
+    from sqlalchemy.engine import make_url
+    own = make_url(url).set(database=f"{make_url(url).database}_{worker}")
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        exists = conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": own.database})
+        if not exists:
+            conn.execute(text(f'CREATE DATABASE "{own.database}"'))
+    engine.dispose()
+    return own.render_as_string(hide_password=False)
 
 
 def _drop_everything(url: str) -> None:
