@@ -23,7 +23,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 from flask import Blueprint, abort, current_app, send_file
-from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -42,19 +41,11 @@ KIND_DETAIL = {"portrait": "portrait", "house": "house photo", "tip": "tip photo
                "move_request": "move request photo"}
 CACHE_CONTROL = "private, no-cache"
 
-ALT_TEXT = {
-    "portrait": _l("Photo of %(name)s"),
-    "house": _l("Photo of the house %(name)s"),
-    "move_request": _l("Photo taken at the new address of %(name)s"),
-    "tip": _l("Photo sent with the tip"),
-}
-
 
 @bp.app_context_processor
 def _photo_helpers():
     return {"photos_of": service.photos_of, "portraits_of": service.portraits,
-            "request_photos": service.request_photos, "tip_photo": service.tip_photo,
-            "PHOTO_ALT": ALT_TEXT}
+            "request_photos": service.request_photos, "tip_photo": service.tip_photo}
 
 
 def _seen_or_404(uid: str):
