@@ -10,7 +10,7 @@ scope, or of no record, answers 404 like a missing one (service.seen_by).
 Audit: each answer is a read of the record the photo shows (person:12, house:5, tip:3), logged as
 `view_photo`. One page shows a photo at 160 px, the enlarged view at 640 px, and the browser asks
 again whenever it shows it (below): logged once per viewer and record within PHOTO_AUDIT_MINUTES
-(30: the idle limit of a session), so a resident asking "who looked at my photo" gets who and when,
+(30, the idle limit of a session; FIELDAPP_PHOTO_AUDIT_MINUTES sets it, 0 to 60), so a resident asking "who looked at my photo" gets who and when,
 without a row per thumbnail, reload or size. A new row is written after that, or for another record.
 
 Caching: `private, no-cache` with an ETag. The browser may keep the bytes but must ask before each
@@ -36,6 +36,7 @@ from . import service, thumbs
 bp = Blueprint("photoview", __name__)
 
 PHOTO_AUDIT_MINUTES = 30
+PHOTO_AUDIT_MINUTES_MAX = 60  # a longer window would hide a viewer's repeated looks from the log
 AUDIT_ACTION = "view_photo"
 KIND_DETAIL = {"portrait": "portrait", "house": "house photo", "tip": "tip photo",
                "move_request": "move request photo"}
@@ -58,7 +59,8 @@ def _seen_or_404(uid: str):
 
 def _audit_once(account_id: int, seen: service.Seen) -> None:
     """Log the read unless this viewer's read of the same record was logged within the window."""
-    minutes = current_app.config.get("PHOTO_AUDIT_MINUTES", PHOTO_AUDIT_MINUTES)
+    minutes = min(max(int(current_app.config.get("PHOTO_AUDIT_MINUTES", PHOTO_AUDIT_MINUTES)), 0),
+                  PHOTO_AUDIT_MINUTES_MAX)
     since = utcnow() - timedelta(minutes=minutes)
     logged = db.session.scalar(select(AuditEvent.id).where(
         AuditEvent.account_id == account_id, AuditEvent.action == AUDIT_ACTION, AuditEvent.target == seen.target,
