@@ -142,6 +142,40 @@ def test_concurrent_thumbnail_creation_gives_one_valid_file(world, app):
     assert Image.open(io.BytesIO(results[0])).size == (640, 480)
 
 
+PROCESS = r"""
+import sys, time
+from pathlib import Path
+from flask import Flask
+from fieldapp.photoview import thumbs
+app = Flask("worker")
+app.config["PHOTO_DIR"] = sys.argv[1]
+go = Path(sys.argv[1]) / "go"
+while not go.exists():
+    time.sleep(0.001)
+with app.app_context():
+    print(thumbs.thumbnail(sys.argv[2], 640).stat().st_size)
+"""
+
+
+def test_worker_processes_making_the_same_thumbnail_leave_one_whole_file(world, app):
+    """As gunicorn's workers would: separate processes, started together, same thumbnail."""
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    uid, folder = world["photos"]["own"].uid, app.config["PHOTO_DIR"]
+    root = Path(__file__).resolve().parents[1]
+    workers = [subprocess.Popen([sys.executable, "-c", PROCESS, folder, uid], cwd=root, stdout=subprocess.PIPE,
+                                stderr=subprocess.PIPE, text=True) for _ in range(4)]
+    (Path(folder) / "go").touch()
+    answers = [worker.communicate(timeout=60) for worker in workers]
+    assert [worker.returncode for worker in workers] == [0] * 4, answers
+    made = thumbs.thumbnail_path(uid, 640)
+    assert [p.name for p in made.parent.iterdir()] == [made.name]  # no temporary file left
+    assert {int(out) for out, _err in answers} == {made.stat().st_size}
+    assert Image.open(made).size == (640, 480)
+
+
 def test_concurrent_requests_from_several_clients_share_one_thumbnail(world, app):
     from .builders import sign_in
 
