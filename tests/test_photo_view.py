@@ -321,7 +321,7 @@ def test_the_resident_sees_photo_views_under_who_has_looked(world, login):
     page = send(login(world["accounts"]["supervisor"]), "GET", f"/audit?record=person:{person.id}&action=view_photo")
     assert page.status_code == 200
     text = text_of(page)
-    assert world["accounts"]["collector"].collection_id in text and "view_photo" in text
+    assert world["accounts"]["collector"].collection_id in text and "查看照片" in text and f"person:{person.id}" in text
 
 
 def test_photos_are_private_and_asked_for_again_before_each_use(world, login):
