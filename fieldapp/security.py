@@ -2,6 +2,8 @@
 
 - Pages shown to a signed-in user are never stored by the browser or a proxy (`no-store`): phones
   are shared, and the back button must not bring a household's details back after sign-out.
+  Photos alone are `private, no-cache` (fieldapp/photoview): the browser may keep them but asks the
+  server before each use, so after sign-out it gets the sign-in page, not the photo.
 - No page may be framed, sniffed as another type, or leak its address to another site.
 - Scripts and styles come only from this server (the app never loads anything from a CDN).
   Images too, except map tiles when a tile server is configured (MAP_TILE_URL): exactly its hosts.
@@ -49,7 +51,9 @@ def secure_headers(response):
     headers.setdefault("X-Frame-Options", "DENY")
     headers.setdefault("Content-Security-Policy", current_app.extensions.get("fieldapp.csp", CSP))
     # The path first: a static file needs no session lookup (nor its database query).
-    if not request.path.startswith("/static/") and current_user.is_authenticated:
+    # Photos say `private` themselves (photoview: kept, but asked for again before each use).
+    if (not request.path.startswith("/static/") and current_user.is_authenticated
+            and "private" not in headers.get("Cache-Control", "")):
         headers["Cache-Control"] = "no-store"
     return response
 

@@ -26,6 +26,7 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
+from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 
 LOGIN = "login"  # 302 to the sign-in page
@@ -257,6 +258,16 @@ MATRIX = [
     ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
     ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("review.reveal",                "POST", "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
+    # Photos (fieldapp/photoview): photos.view = the roles that read the registry, in the scope of
+    # the record the photo shows; a person from abroad's photo is police-only like the person.
+    ("photoview.photo",              "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("photoview.photo",              "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("photoview.photo",              "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("photoview.photo",              "GET",  "abroad",  (403,   404,   404,   404,   404,    200,   403,   LOGIN)),
+    ("photoview.thumbnail",          "GET",  "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("photoview.thumbnail",          "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
+    ("photoview.thumbnail",          "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
+    ("photoview.thumbnail",          "GET",  "abroad",  (403,   404,   404,   404,   404,    200,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -317,6 +328,8 @@ class Target:
     badge_token: str = ""
     conflict: int | None = None  # an unresolved conflict on `person` (review.*)
     move: int | None = None  # a pending move request into `house` (moves.*)
+    photo: str = ""  # the uid of a portrait of `person` (photoview.*, tests/photo_builders.py)
+    leaver_photo: str = ""  # ... and of `leaver`
 
 
 @dataclass
@@ -355,6 +368,7 @@ def build_world() -> World:
                                      person=abroad.id, person_id_number=abroad.id_number, leaver=abroad_leaver.id)
     world.targets["-"] = world.targets["own"]
     add_tip_targets(world)
+    add_photo_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -384,7 +398,7 @@ def build_world() -> World:
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
                 "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
-                "registry.edit_organisation", "registry.leave"}
+                "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail"}
 
 
 
@@ -429,7 +443,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.index": {"record": f"person:{target.person}"},
         "auditlog.export": {"record": f"person:{target.person}"},
     }
-    return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
+    return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
+            or photo_url_args(endpoint, target) or {})
 
 
 def post_data(endpoint: str, target: Target) -> dict:

@@ -47,6 +47,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
     # The audit log (/audit): who did what, who read whose data. Town-level oversight only.
     "audit.view": frozenset({"admin", "supervisor"}),
+    # Photos of people, houses and tips (fieldapp/photoview): whoever reads the record reads its
+    # photos, within the same scope. Not admins (they manage IDs and print badges with staff
+    # portraits, never residents' records) nor informants (they send tip photos, never read them).
+    "photos.view": frozenset({"supervisor", "village_head", "reviewer", "collector", "police"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
