@@ -47,6 +47,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
     # The audit log (/audit): who did what, who read whose data. Town-level oversight only.
     "audit.view": frozenset({"admin", "supervisor"}),
+    # Setting up the town (villages, sub-areas, quotas, the set-up workbook): data an admin keeps,
+    # like campaigns; no personal data is read.
+    "town.manage": frozenset({"admin"}),
+    # Assigning collectors and informants to sub-areas: the village head (seed 000: 居民区书记 assigns
+    # areas) for their villages; the admin for the whole town when it is set up.
+    "town.assign": frozenset({"admin", "village_head"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
