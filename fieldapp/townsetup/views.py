@@ -19,6 +19,7 @@ from ..extensions import db
 from ..models import Account, SubArea, Town, Village, account_sub_areas, account_villages
 from ..rules import town_workbook as rules
 from ..rules.permissions import is_town_wide
+from ..rules.sub_areas import assignable_kinds
 from . import messages, service
 
 bp = Blueprint("townsetup", __name__)
@@ -394,8 +395,8 @@ def _choices_for(account: Account, villages: list[Village]) -> list[SubArea]:
     """The sub-areas the viewer may set for `account`: in villages both share; informants only
     building groups (楼组), as seed 000 has them."""
     shared = {v.id for v in account.villages} & {v.id for v in villages}
-    return [s for v in villages if v.id in shared for s in v.sub_areas
-            if account.role != "informant" or s.kind == "building_group"]
+    kinds = assignable_kinds(account.role)
+    return [s for v in villages if v.id in shared for s in v.sub_areas if s.kind in kinds]
 
 
 @bp.get("/town/assign")
