@@ -192,3 +192,270 @@ def test_template_has_the_four_sheets_and_reads_back_clean(app, runner, tmp_path
     assert [c.value for c in book["任务数 quotas"][1]] == ["village", "people", "houses", "organisations"]
     result = runner.invoke(args=["town", "import", str(path), "--check"])
     assert result.exit_code == 0, result.output
+
+
+# --- the admin's set-up pages --------------------------------------------------------------------
+
+def _admin(app, login):
+    with app.app_context():
+        town = Town(code="N1", name="新镇", office="新镇人民政府")
+        db.session.add(town)
+        db.session.commit()
+        admin = make_account(town, "admin")
+        return town.id, login(admin)
+
+
+def test_admin_sets_up_town_villages_sub_areas_and_quotas_on_the_web(app, login):
+    town_id, client = _admin(app, login)
+    page = client.get("/admin/town")
+    assert page.status_code == 200 and "还没有村" in page.text or "No village yet" in page.text
+
+    bad = client.post("/admin/town", data={"name": "新镇", "code": "N1", "county_code": "4312", "office": "新镇人民政府"})
+    assert bad.status_code == 422 and 'value="4312"' in bad.text  # the input is kept
+    good = client.post("/admin/town", data={"name": "新镇", "code": "N1", "county_code": "431226", "office": "新镇人民政府",
+                                            "orgs_quota": "400", "package_by_sub_area": "y"})
+    assert good.status_code == 303
+    assert "湖南省麻阳苗族自治县" in client.get("/admin/town").text
+
+    bad = client.post("/admin/town/villages/new", data={"name": "甲村", "code": "甲 1", "kind": "village"})
+    assert bad.status_code == 422 and 'value="甲村"' in bad.text
+    ids = []
+    for name, code in (("甲村", "c1"), ("乙居委", "C2")):
+        made = client.post("/admin/town/villages/new", data={"name": name, "code": code, "kind": "village"})
+        assert made.status_code == 303
+        ids.append(int(made.headers["Location"].rsplit("/", 1)[1]))
+    taken = client.post("/admin/town/villages/new", data={"name": "丙村", "code": "C1", "kind": "village"})
+    assert taken.status_code == 422  # codes are stored upper case: c1 is C1
+    assert client.post(f"/admin/town/villages/{ids[1]}/move", data={"direction": "up"}).status_code == 303
+    assert client.post(f"/admin/town/villages/{ids[0]}/sub-areas",
+                       data={"name": "一片区", "code": "A1", "kind": "area"}).status_code == 303
+    again = client.post(f"/admin/town/villages/{ids[0]}/sub-areas", data={"name": "另一片", "code": "a1", "kind": "area"})
+    assert again.status_code == 422 and 'value="另一片"' in again.text
+
+    table = {f"people-{ids[0]}": "100", f"houses-{ids[0]}": "30", f"orgs-{ids[0]}": "",
+             f"people-{ids[1]}": "5O", f"houses-{ids[1]}": "10", f"orgs-{ids[1]}": ""}
+    bad = client.post("/admin/town/quotas", data=table)
+    assert bad.status_code == 422 and 'value="5O"' in bad.text and 'value="100"' in bad.text
+    table[f"people-{ids[1]}"] = "50"
+    assert client.post("/admin/town/quotas", data=table).status_code == 303
+    with app.app_context():
+        town = db.session.get(Town, town_id)
+        assert (town.people_quota, town.houses_quota, town.orgs_quota, town.county_code) == (150, 40, 400, "431226")
+        assert town.package_by_sub_area is True
+        villages = list(db.session.scalars(select(Village).where(Village.town_id == town_id).order_by(Village.sort_order)))
+        assert [v.name for v in villages] == ["乙居委", "甲村"]  # moved up
+        assert db.session.scalar(select(func.count()).select_from(VillageCounter)) == 2
+        assert [s.code for s in villages[1].sub_areas] == ["A1"]
+
+
+def test_quota_upload_is_all_or_nothing_with_a_row_list(app, login):
+    town_id, client = _admin(app, login)
+    for i, row in enumerate(seed_quota_rows()[1:29], 1):
+        client.post("/admin/town/villages/new", data={"name": row[0], "code": f"YP{i:02d}", "kind": "village"})
+    text = "\n".join(",".join(r) for r in seed_quota_rows()).encode("utf-8")
+    bad = text.replace(b"2537", b"25x7") + "\n无名村,1,1,\n".encode()
+    answer = client.post("/admin/town/quotas/upload", data={"file": (io.BytesIO(bad), "q.csv"), "run": "1"},
+                         content_type="multipart/form-data")
+    assert answer.status_code == 422
+    assert "25x7" in answer.text and "无名村" in answer.text
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(Village.people_quota))) is None  # nothing saved
+    checked = client.post("/admin/town/quotas/upload", data={"file": (io.BytesIO(text), "q.csv"), "check_only": "1"},
+                          content_type="multipart/form-data")
+    assert checked.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.sum(Village.people_quota))) is None
+    done = client.post("/admin/town/quotas/upload", data={"file": (io.BytesIO(text), "q.csv"), "run": "1"},
+                       content_type="multipart/form-data")
+    assert done.status_code == 303
+    with app.app_context():
+        town = db.session.get(Town, town_id)
+        assert (town.people_quota, town.houses_quota, town.orgs_quota) == (41115, 10831, 400)
+
+
+def test_workbook_upload_and_template_download(app, login):
+    town_id, client = _admin(app, login)
+    template = client.get("/admin/town/workbook/template.xlsx")
+    assert template.status_code == 200 and template.data[:2] == b"PK"
+    assert load_workbook(io.BytesIO(template.data)).sheetnames[0] == "镇 town"
+    data = yuping_workbook("是")
+    checked = client.post("/admin/town/workbook", data={"file": (io.BytesIO(data), "t.xlsx"), "check_only": "1"},
+                          content_type="multipart/form-data")
+    assert checked.status_code == 200
+    with app.app_context():
+        assert db.session.scalar(select(func.count()).select_from(Village)) == 0
+    done = client.post("/admin/town/workbook", data={"file": (io.BytesIO(data), "t.xlsx"), "run": "1"},
+                       content_type="multipart/form-data")
+    assert done.status_code == 303
+    with app.app_context():
+        town = db.session.get(Town, town_id)
+        assert (town.code, town.name, town.people_quota, town.package_by_sub_area) == ("431226100", "余坪镇", 41115, True)
+    broken = client.post("/admin/town/workbook", data={"file": (io.BytesIO(b"not a workbook"), "t.xlsx"), "run": "1"},
+                         content_type="multipart/form-data")
+    assert broken.status_code == 422
+
+
+# --- sub-areas in use ----------------------------------------------------------------------------
+
+def _town_with_sub_areas():
+    town, (east, west) = make_town()
+    areas = {}
+    for village, code, kind in ((east, "A1", "area"), (east, "A2", "area"), (east, "L1", "building_group"),
+                                (west, "W1", "area")):
+        sub_area = SubArea(village_id=village.id, code=code, name=code + "区", kind=kind)
+        db.session.add(sub_area)
+        db.session.flush()
+        areas[code] = sub_area.id
+    db.session.commit()
+    return town, east, west, areas
+
+
+def test_village_head_assigns_only_their_villages_and_informants_to_building_groups(app, login):
+    with app.app_context():
+        town, east, west, areas = _town_with_sub_areas()
+        head = make_account(town, "village_head", [east])
+        mine = make_account(town, "collector", [east])
+        theirs = make_account(town, "collector", [west])
+        informant = make_account(town, "informant", [east])
+        ids = (mine.id, theirs.id, informant.id)
+        cids = (mine.collection_id, theirs.collection_id)
+        client = login(head)
+    page = client.get("/town/assign")
+    assert page.status_code == 200
+    assert cids[0] in page.text and cids[1] not in page.text
+    assert client.post(f"/town/assign/{ids[1]}", data={"sub_area": str(areas["W1"])}).status_code == 404
+    assert client.post(f"/town/assign/{ids[0]}", data={"sub_area": str(areas["W1"])}).status_code == 404
+    assert client.post(f"/town/assign/{ids[0]}", data={"sub_area": [str(areas["A1"]), str(areas["A2"])]}).status_code == 303
+    assert client.post(f"/town/assign/{ids[2]}", data={"sub_area": str(areas["A1"])}).status_code == 404
+    assert client.post(f"/town/assign/{ids[2]}", data={"sub_area": str(areas["L1"])}).status_code == 303
+    with app.app_context():
+        assert {s.code for s in db.session.get(Account, ids[0]).sub_areas} == {"A1", "A2"}
+        assert {s.code for s in db.session.get(Account, ids[2]).sub_areas} == {"L1"}
+    assert client.post(f"/town/assign/{ids[0]}", data={}).status_code == 303  # none ticked: the whole village
+    with app.app_context():
+        assert db.session.get(Account, ids[0]).sub_areas == []
+
+
+def test_work_package_follows_sub_areas_only_when_the_town_says_so(ctx):
+    from fieldapp import sync
+    town, east, west, areas = _town_with_sub_areas()
+    in_a1 = make_house(east, number="1")
+    in_a2 = make_house(east, number="2")
+    nowhere = make_house(east, number="3")
+    db.session.execute(House.__table__.update().where(House.id == in_a1.id).values(sub_area_id=areas["A1"]))
+    db.session.execute(House.__table__.update().where(House.id == in_a2.id).values(sub_area_id=areas["A2"]))
+    collector = make_account(town, "collector", [east])
+    reviewer = make_account(town, "reviewer", [east])
+    for account in (collector, reviewer):
+        account.sub_areas = [db.session.get(SubArea, areas["A1"])]
+    db.session.commit()
+
+    def houses(account):
+        return {h["number"] for h in sync.build_package(db.session.get(Account, account.id))["houses"]}
+
+    assert houses(collector) == {"1", "2", "3"}  # the setting is off
+    db.session.get(Town, town.id).package_by_sub_area = True
+    db.session.commit()
+    assert houses(collector) == {"1", "3"}  # A1 and the house in no sub-area
+    assert houses(reviewer) == {"1", "2", "3"}  # reviewers always get their whole villages
+    collector = db.session.get(Account, collector.id)
+    collector.sub_areas = []
+    db.session.commit()
+    assert houses(collector) == {"1", "2", "3"}  # no sub-area: the whole village
+    assert nowhere.id
+
+
+def test_house_form_offers_the_villages_sub_areas_and_records_the_change(app, login):
+    from fieldapp.models import Change
+    with app.app_context():
+        town, east, west, areas = _town_with_sub_areas()
+        collector = make_account(town, "collector", [east])
+        house = make_house(east, number="9", collected=True)
+        house_id, version = house.id, house.version
+        client = login(collector)
+    form = client.get(f"/houses/{house_id}/edit")
+    assert "A1区" in form.text and "W1区" not in form.text
+    data = {"number": "9", "group_name": "1", "use": "owner", "version": str(version), "sub_area_id": str(areas["W1"])}
+    assert client.post(f"/houses/{house_id}/edit", data=data).status_code == 422
+    data["sub_area_id"] = str(areas["A2"])
+    assert client.post(f"/houses/{house_id}/edit", data=data).status_code == 303
+    with app.app_context():
+        assert db.session.get(House, house_id).sub_area_id == areas["A2"]
+        fields = [c.fields for c in db.session.scalars(select(Change).where(Change.entity == "house",
+                                                                            Change.entity_id == house_id))]
+        assert {"sub_area_id": [None, areas["A2"]]} in fields
+    assert "A2区" in client.get(f"/houses/{house_id}").text
+
+
+def test_house_import_reads_an_optional_sub_area_column(app, runner, tmp_path):
+    with app.app_context():
+        _town, east, _west, areas = _town_with_sub_areas()
+    path = tmp_path / "houses.csv"
+    path.write_text("村,组,门牌号,片区\n东村,1,1,A1\n东村,1,2,A2区\n东村,1,3,\n东村,1,4,W1\n", encoding="utf-8")
+    result = runner.invoke(args=["import-houses", str(path)])
+    assert result.exit_code == 1 and "row 5: Sub-area (片区/楼组): This village has no sub-area" in result.output
+    path.write_text("村,组,门牌号,片区\n东村,1,1,A1\n东村,1,2,A2区\n东村,1,3,\n", encoding="utf-8")
+    result = runner.invoke(args=["import-houses", str(path)])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        got = dict(db.session.execute(select(House.number, House.sub_area_id)).all())
+        assert got == {"1": areas["A1"], "2": areas["A2"], "3": None}
+
+
+# --- a whole install without the demo, walked by every role --------------------------------------
+
+SKIP_ENDPOINTS = {"static", "progress.events"}  # a file path; the live stream never ends
+
+
+def test_no_demo_install_then_every_page_of_every_role_answers_without_a_server_error(app, runner, tmp_path):
+    from fieldapp import accounts
+    from fieldapp.rules.permissions import ROLES, is_town_wide
+
+    assert runner.invoke(args=["setup", "--no-demo"]).exit_code == 0
+    # Before any town: the commands say what to do, and pages do not fail.
+    assert "No town yet" in runner.invoke(args=["issue-id", "--name", "x", "--role", "admin"]).output
+    assert app.test_client().get("/login").status_code == 200
+    workbook = tmp_path / "town.xlsx"
+    workbook.write_bytes(yuping_workbook("是"))
+    assert runner.invoke(args=["town", "import", str(workbook)]).exit_code == 0
+    logins = {}
+    for role in ROLES:
+        args = ["issue-id", "--name", f"{role}者", "--role", role]
+        if not is_town_wide(role):
+            args += ["--village", "余坪村"]
+        result = runner.invoke(args=args)
+        assert result.exit_code == 0, result.output
+        collection_id, code = re.search(r"^(\S+)\s+activation code (\S+)", result.output).groups()
+        with app.app_context():
+            accounts.activate(collection_id, code, PIN)
+            db.session.commit()
+        logins[role] = collection_id
+    houses = tmp_path / "houses.csv"
+    houses.write_text("村,组,门牌号,片区\n余坪村,1,1,A1\n余坪村,1,2,\n", encoding="utf-8")
+    result = runner.invoke(args=["import-houses", str(houses)])
+    assert result.exit_code == 0, result.output
+
+    with app.app_context():
+        village = db.session.scalar(select(Village).where(Village.code == "YP01"))
+        house = db.session.scalar(select(House).where(House.village_id == village.id).order_by(House.id))
+        collector = db.session.scalar(select(Account).where(Account.role == "collector"))
+        values = {"village_id": village.id, "house_id": house.id, "sub_area_id": village.sub_areas[0].id,
+                  "account_id": collector.id, "token": house.door_token}
+    rules_to_get = [r for r in app.url_map.iter_rules() if "GET" in r.methods and r.endpoint not in SKIP_ENDPOINTS
+                    and set(r.arguments) <= set(values)]
+    assert len(rules_to_get) > 40
+    for role, collection_id in logins.items():
+        client = app.test_client()
+        sign_in(client, collection_id)
+        answers = {}
+        for rule in rules_to_get:
+            url = rule.build({k: values[k] for k in rule.arguments})[1]
+            response = client.get(url)
+            answers[rule.endpoint] = response.status_code
+            assert response.status_code < 500, (role, url, response.text[:2000])
+        reachable = [e for e, status in answers.items() if status == 200]
+        assert len(reachable) >= 5, (role, answers)
+        if role in ("admin", "supervisor", "village_head"):
+            assert answers["progress.overview"] == 200 and answers["maps.page"] == 200
+        if role == "admin":
+            assert answers["townsetup.index"] == answers["campaigns.index"] == 200
