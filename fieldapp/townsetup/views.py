@@ -381,8 +381,9 @@ def template():
 def _assignable(account_ids=None):
     """Accounts of the viewer's villages a village head may assign: collectors, police, informants
     with at least one village in the viewer's scope."""
-    query = select(Account).where(Account.town_id == current_user.town_id, Account.role.in_(ASSIGNABLE_ROLES),
-                                  Account.revoked_at.is_(None))
+    query = select(Account).where(Account.town_id == current_user.town_id, Account.role.in_(ASSIGNABLE_ROLES))
+    if account_ids is None:
+        query = query.where(Account.revoked_at.is_(None))  # listed: IDs in use (a revoked one may still be edited)
     if not is_town_wide(current_user.role):
         mine = select(account_villages.c.account_id).where(account_villages.c.village_id.in_(current_user.village_ids))
         query = query.where(Account.id.in_(mine))
