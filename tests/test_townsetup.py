@@ -227,8 +227,8 @@ def test_admin_sets_up_town_villages_sub_areas_and_quotas_on_the_web(app, login)
     assert taken.status_code == 422  # codes are stored upper case: c1 is C1
     assert client.post(f"/admin/town/villages/{ids[1]}/move", data={"direction": "up"}).status_code == 303
     assert client.post(f"/admin/town/villages/{ids[0]}/sub-areas",
-                       data={"name": "一片区", "code": "A1", "kind": "area"}).status_code == 303
-    again = client.post(f"/admin/town/villages/{ids[0]}/sub-areas", data={"name": "另一片", "code": "a1", "kind": "area"})
+                       data={"sub-name": "一片区", "sub-code": "A1", "sub-kind": "area"}).status_code == 303
+    again = client.post(f"/admin/town/villages/{ids[0]}/sub-areas", data={"sub-name": "另一片", "sub-code": "a1", "sub-kind": "area"})
     assert again.status_code == 422 and 'value="另一片"' in again.text
 
     table = {f"people-{ids[0]}": "100", f"houses-{ids[0]}": "30", f"orgs-{ids[0]}": "",

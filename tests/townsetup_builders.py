@@ -58,9 +58,9 @@ def matrix_post_data(endpoint: str, target) -> dict | None:
     if endpoint == "townsetup.move_village":
         return {"direction": "down"}
     if endpoint == "townsetup.new_sub_area":
-        return {"name": "新片区", "code": "N9", "kind": "building_group"}
+        return {"sub-name": "新片区", "sub-code": "N9", "sub-kind": "building_group"}
     if endpoint == "townsetup.edit_sub_area":
-        return {"name": "改名片区", "code": "M1", "kind": "area"}
+        return {"sub-name": "改名片区", "sub-code": "M1", "sub-kind": "area"}
     if endpoint == "townsetup.quotas":
         return {}
     if endpoint == "townsetup.upload_quotas":

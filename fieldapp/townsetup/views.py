@@ -178,7 +178,7 @@ def edit_village(village_id: int):
         db.session.commit()
         flash(_("Village saved."), "success")
         return redirect(url_for(".edit_village", village_id=village.id), 303)
-    return render_template("townsetup/village.html", form=form, village=village, sub_form=SubAreaForm(formdata=None)), \
+    return render_template("townsetup/village.html", form=form, village=village, sub_form=SubAreaForm(formdata=None, prefix="sub")), \
         422 if form.is_submitted() else 200
 
 
@@ -219,7 +219,7 @@ def _sub_area_form_ok(form: SubAreaForm, village: Village, sub_area: SubArea | N
 @scope.require("town.manage")
 def new_sub_area(village_id: int):
     village = _village_or_404(village_id)
-    sub_form = SubAreaForm()
+    sub_form = SubAreaForm(prefix="sub")  # on the village's page: its fields must not share the village's ids
     if _sub_area_form_ok(sub_form, village, None):
         order = (db.session.scalar(select(SubArea.sort_order).where(SubArea.village_id == village.id)
                                    .order_by(SubArea.sort_order.desc()).limit(1)) or 0) + 1
@@ -241,7 +241,7 @@ def edit_sub_area(sub_area_id: int):
     sub_area = db.session.get(SubArea, scope.key_or_404(sub_area_id))
     if sub_area is None or sub_area.village.town_id != current_user.town_id:
         abort(404)
-    form = SubAreaForm(obj=sub_area)
+    form = SubAreaForm(obj=sub_area, prefix="sub")
     if _sub_area_form_ok(form, sub_area.village, sub_area):
         sub_area.name, sub_area.code, sub_area.kind = form.name.data.strip(), form.code.data.strip().upper(), form.kind.data
         audit(current_user.id, "sub_area.save", f"sub_areas:{sub_area.id}")
