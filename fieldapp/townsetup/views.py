@@ -16,6 +16,7 @@ from wtforms.validators import DataRequired, Length, NumberRange, Optional, Rege
 from .. import changefeed, records, scope
 from ..audit import audit
 from ..extensions import db
+from ..forms import options
 from ..models import Account, SubArea, Town, Village, account_sub_areas, account_villages
 from ..rules import town_workbook as rules
 from ..rules.permissions import is_town_wide
@@ -49,14 +50,16 @@ class VillageForm(FlaskForm):
     name = StringField(_l("Name"), validators=[DataRequired(_l("Enter the name.")), Length(max=64)])
     code = StringField(_l("Code"), description=_l("GB/T 10114: 12 digits, or your own code of up to 12."),
                        validators=[DataRequired(_l("Enter the code.")), Regexp(rules.CODE.pattern, message=CODE_MESSAGE)])
-    kind = SelectField(_l("Kind"), choices=[("village", _l("Village (村)")), ("community", _l("Community (居委)"))])
+    kind = SelectField(_l("Kind"), choices=options([("village", _l("Village (村)")), ("community", _l("Community (居委)"))],
+                                                   blank=False))
 
 
 class SubAreaForm(FlaskForm):
     name = StringField(_l("Sub-area name"), validators=[DataRequired(_l("Enter the name.")), Length(max=64)])
     code = StringField(_l("Sub-area code"), validators=[DataRequired(_l("Enter the code.")),
                                                        Regexp(rules.CODE.pattern, message=CODE_MESSAGE)])
-    kind = SelectField(_l("Kind"), choices=[("area", _l("Area (片区)")), ("building_group", _l("Building group (楼组)"))])
+    kind = SelectField(_l("Kind"), choices=options([("area", _l("Area (片区)")), ("building_group", _l("Building group (楼组)"))],
+                                                   blank=False))
 
 
 class UploadForm(FlaskForm):
