@@ -352,10 +352,7 @@ def workbook():
             422 if form.is_submitted() else 200
     town = _town()
     book = service.read_workbook(form.file.data.read(MAX_UPLOAD))
-    if book.ok and book.town is not None and book.town.code and book.town.code != town.code:
-        # An admin sets up their own town: a workbook naming another town's code changes the code.
-        if db.session.scalar(select(Town.id).where(Town.code == book.town.code, Town.id != town.id)):
-            book.errors.append(rules.Issue("town", 2, "code", "code_taken", book.town.code))
+    # An admin sets up their own town: a town sheet's code renames it (refused if another town has it).
     if not any(i.code.startswith("file_") or i.code == "no_sheets" for i in book.errors):
         service.check(book, town)
     if not book.ok or form.check_only.data:
