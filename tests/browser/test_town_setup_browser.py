@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import select
 
 from fieldapp.extensions import db
-from fieldapp.models import SubArea, Town, Village
+from fieldapp.models import Account, SubArea, Town, Village
 
 from ..builders import PIN
 from .conftest import axe_violations
@@ -120,15 +120,29 @@ def test_admin_sets_up_a_town_from_nothing_on_a_360px_phone(browser, live_server
         page.goto(base + "/admin/town/workbook")
         fits(page)
         assert axe_violations(page) == []
+        issued = live_server.app.test_cli_runner().invoke(
+            args=["issue-id", "--name", "李采集", "--role", "collector", "--village", "甲村"])
+        assert issued.exit_code == 0, issued.output
         page.goto(base + "/town/assign")
         fits(page)
         assert axe_violations(page) == []
+        page.check("text=甲村 · 一片区")
+        page.click("form.card button[type=submit]")
+        page.wait_for_selector(".flash.success")
+        assert page.is_checked("text=甲村 · 一片区")
+
         page.goto(base + "/admin/town")
+        names = page.locator("#villages-h ~ ul.list li strong")
+        assert [t.strip() for t in names.all_inner_texts()] == ["甲村", "乙居委"]
+        page.click("button[aria-label='将乙居委上移']")
+        page.wait_for_function("document.querySelector('#villages-h ~ ul.list li strong').textContent.trim() === '乙居委'")
         fits(page)
-        assert [t.strip() for t in page.locator("#villages-h ~ ul.list li strong").all_inner_texts()] == ["甲村", "乙居委"]
+        assert axe_violations(page) == []
     finally:
         context.close()
     with live_server.app.app_context():
         town = db.session.scalar(select(Town))
         assert (town.county_code, town.package_by_sub_area, town.people_quota, town.houses_quota) == ("431226", True, 1500, 370)
         assert [s.name for s in db.session.scalars(select(SubArea))] == ["一片区"]
+        collector = db.session.scalar(select(Account).where(Account.role == "collector"))
+        assert [s.name for s in collector.sub_areas] == ["一片区"]
