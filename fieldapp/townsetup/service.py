@@ -137,16 +137,21 @@ def apply(book: rules.Workbook, town: Town | None, actor_id: int | None) -> tupl
             counts["villages"][1] += 1
     db.session.flush()
     records.ensure_counters([v.id for v in villages.values()])
+    # One read of the town's sub-areas, not one per row (a town has thousands of 楼组).
+    existing = {(a.village_id, a.code): a for a in db.session.scalars(
+        select(SubArea).where(SubArea.village_id.in_([v.id for v in villages.values()])))}
+    last_order: dict[int, int] = {}
+    for area in existing.values():
+        last_order[area.village_id] = max(last_order.get(area.village_id, 0), area.sort_order)
     for draft in book.sub_areas:
         village = villages[draft.village]
-        sub_area = db.session.scalar(select(SubArea).where(SubArea.village_id == village.id,
-                                                           SubArea.code == draft.code))
+        sub_area = existing.get((village.id, draft.code))
         if sub_area is None:
-            order = (db.session.scalar(select(SubArea.sort_order).where(SubArea.village_id == village.id)
-                                       .order_by(SubArea.sort_order.desc()).limit(1)) or 0) + 1
-            db.session.add(SubArea(village_id=village.id, code=draft.code, name=draft.name, kind=draft.kind,
-                                   sort_order=order))
-            db.session.flush()
+            last_order[village.id] = last_order.get(village.id, 0) + 1
+            sub_area = SubArea(village_id=village.id, code=draft.code, name=draft.name, kind=draft.kind,
+                               sort_order=last_order[village.id])
+            db.session.add(sub_area)
+            existing[(village.id, draft.code)] = sub_area
             counts["sub_areas"][0] += 1
         elif (sub_area.name, sub_area.kind) != (draft.name, draft.kind):
             sub_area.name, sub_area.kind = draft.name, draft.kind
