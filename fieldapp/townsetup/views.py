@@ -96,7 +96,7 @@ def _after_village_change(town: Town, village_ids) -> None:
 def index():
     town = _town()
     form = TownForm(obj=town)
-    division = rules.check_county_code(form.county_code.data or "")[1]
+    county_problem, division = rules.check_county_code((form.county_code.data or "").strip())
     if form.validate_on_submit():
         code = form.code.data.strip().upper()
         if db.session.scalar(select(Town.id).where(Town.code == code, Town.id != town.id)):
@@ -115,7 +115,7 @@ def index():
                                        .order_by(Village.sort_order, Village.id)))
     status = 422 if form.is_submitted() else 200
     return render_template("townsetup/index.html", form=form, town=town, villages=villages, division=division,
-                           move_form=PlainForm()), status
+                           unknown_county=county_problem == "unknown_county"), status
 
 
 # Villages -----------------------------------------------------------------------------------------
