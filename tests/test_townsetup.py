@@ -121,6 +121,17 @@ def test_town_totals_follow_the_villages():
     assert rules.town_totals([], None) == (None, None, None)
 
 
+def test_package_sub_areas_rule():
+    from fieldapp.rules.sub_areas import assignable_kinds, package_sub_areas
+    assert package_sub_areas("collector", True, [3, 4]) == frozenset({3, 4})
+    assert package_sub_areas("police", True, [3]) == frozenset({3})
+    assert package_sub_areas("collector", False, [3]) is None  # the town's setting is off
+    assert package_sub_areas("collector", True, []) is None  # no sub-area: the whole village
+    assert package_sub_areas("reviewer", True, [3]) is None
+    assert assignable_kinds("informant") == ("building_group",)
+    assert assignable_kinds("collector") == ("area", "building_group")
+
+
 # --- the command line ----------------------------------------------------------------------------
 
 def test_town_import_check_writes_nothing_then_imports_yuping_idempotently(app, runner, tmp_path):
@@ -151,6 +162,21 @@ def test_town_import_check_writes_nothing_then_imports_yuping_idempotently(app, 
     again = runner.invoke(args=["town", "import", str(path)])
     assert again.exit_code == 0, again.output
     assert "villages 0 new, 0 updated; sub-areas 0 new, 0 updated; quotas of 0 villages changed" in again.output
+
+    # A corrected workbook updates by code: a renamed sub-area, a new quota, a new village.
+    changed = tmp_path / "changed.xlsx"
+    changed.write_bytes(xlsx({
+        "村居": [["代码", "名称"], ["YP01", "余坪村"], ["YP29", "新建村"]],
+        "片区": [["村居", "代码", "名称", "类型"], ["YP01", "A1", "东片区", "片区"]],
+        "任务数": [["村", "人口", "房屋"], ["余坪村", "2600", "640"], ["新建村", "15", "5"]]}))
+    result = runner.invoke(args=["town", "import", str(changed)])
+    assert result.exit_code == 0, result.output
+    assert "villages 1 new, 0 updated; sub-areas 0 new, 1 updated; quotas of 2 villages changed" in result.output
+    with app.app_context():
+        town = db.session.scalar(select(Town))
+        assert (town.people_quota, town.houses_quota) == (41115 - 2537 + 2600 + 15, 10831 - 637 + 640 + 5)
+        assert db.session.scalar(select(SubArea.name).where(SubArea.code == "A1")) == "东片区"
+        assert db.session.scalar(select(func.count()).select_from(VillageCounter)) == 29
 
 
 def test_town_import_refuses_a_bad_workbook_whole_and_names_the_rows(app, runner, tmp_path):
@@ -370,7 +396,7 @@ def test_house_form_offers_the_villages_sub_areas_and_records_the_change(app, lo
         town, east, west, areas = _town_with_sub_areas()
         collector = make_account(town, "collector", [east])
         house = make_house(east, number="9", collected=True)
-        house_id, version = house.id, house.version
+        house_id, version, east_id = house.id, house.version, east.id
         client = login(collector)
     form = client.get(f"/houses/{house_id}/edit")
     assert "A1区" in form.text and "W1区" not in form.text
@@ -384,6 +410,11 @@ def test_house_form_offers_the_villages_sub_areas_and_records_the_change(app, lo
                                                                             Change.entity_id == house_id))]
         assert {"sub_area_id": [None, areas["A2"]]} in fields
     assert "A2区" in client.get(f"/houses/{house_id}").text
+    made = client.post(f"/villages/{east_id}/houses/new",
+                       data={"number": "10", "group_name": "1", "use": "owner", "sub_area_id": str(areas["L1"])})
+    assert made.status_code == 303
+    with app.app_context():
+        assert db.session.scalar(select(House.sub_area_id).where(House.number == "10")) == areas["L1"]
 
 
 def test_house_import_reads_an_optional_sub_area_column(app, runner, tmp_path):
