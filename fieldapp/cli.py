@@ -24,6 +24,9 @@ def setup_command(with_demo):
         _load_demo()
     else:
         click.echo("Database is up to date.")
+        if db.session.scalar(select(Town.id)) is None:
+            click.echo("No town yet: `flask --app fieldapp town import town.xlsx` (docs/town-workbook.md) or "
+                       "`flask --app fieldapp town create --name NAME --code CODE` (README: Start your own town).")
 
 
 def _load_demo():

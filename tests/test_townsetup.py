@@ -441,7 +441,8 @@ def test_no_demo_install_then_every_page_of_every_role_answers_without_a_server_
     from fieldapp import accounts
     from fieldapp.rules.permissions import ROLES, is_town_wide
 
-    assert runner.invoke(args=["setup", "--no-demo"]).exit_code == 0
+    setup = runner.invoke(args=["setup", "--no-demo"])
+    assert setup.exit_code == 0 and "No town yet: `flask --app fieldapp town import" in setup.output
     # Before any town: the commands say what to do, and pages do not fail.
     assert "No town yet" in runner.invoke(args=["issue-id", "--name", "x", "--role", "admin"]).output
     assert app.test_client().get("/login").status_code == 200
