@@ -56,7 +56,9 @@ def issue_id_command(name, role, village_names, valid_until):
     """Issue a collection ID and print its one-time activation code."""
     town = db.session.scalar(select(Town))
     if town is None:
-        raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+        raise click.ClickException("No town yet: set one up with `flask --app fieldapp town import town.xlsx` or "
+                                   "`town create` (README: Start your own town), or load the demo with "
+                                   "`flask --app fieldapp setup`.")
     villages = list(db.session.scalars(select(Village).where(Village.name.in_(village_names))))
     missing = set(village_names) - {v.name for v in villages}
     if missing:

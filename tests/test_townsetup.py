@@ -444,7 +444,8 @@ def test_no_demo_install_then_every_page_of_every_role_answers_without_a_server_
     setup = runner.invoke(args=["setup", "--no-demo"])
     assert setup.exit_code == 0 and "No town yet: `flask --app fieldapp town import" in setup.output
     # Before any town: the commands say what to do, and pages do not fail.
-    assert "No town yet" in runner.invoke(args=["issue-id", "--name", "x", "--role", "admin"]).output
+    assert "No town yet: set one up with `flask --app fieldapp town import" in runner.invoke(
+        args=["issue-id", "--name", "x", "--role", "admin"]).output
     assert app.test_client().get("/login").status_code == 200
     workbook = tmp_path / "town.xlsx"
     workbook.write_bytes(yuping_workbook("是"))
