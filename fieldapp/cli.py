@@ -24,6 +24,9 @@ def setup_command(with_demo):
         _load_demo()
     else:
         click.echo("Database is up to date.")
+        if db.session.scalar(select(Town.id)) is None:
+            click.echo("No town yet: `flask --app fieldapp town import town.xlsx` (docs/town-workbook.md) or "
+                       "`flask --app fieldapp town create --name NAME --code CODE` (README: Start your own town).")
 
 
 def _load_demo():
@@ -53,7 +56,9 @@ def issue_id_command(name, role, village_names, valid_until):
     """Issue a collection ID and print its one-time activation code."""
     town = db.session.scalar(select(Town))
     if town is None:
-        raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+        raise click.ClickException("No town yet: set one up with `flask --app fieldapp town import town.xlsx` or "
+                                   "`town create` (README: Start your own town), or load the demo with "
+                                   "`flask --app fieldapp setup`.")
     villages = list(db.session.scalars(select(Village).where(Village.name.in_(village_names))))
     missing = set(village_names) - {v.name for v in villages}
     if missing:
@@ -106,6 +111,7 @@ def prune_sign_ins_command():
 
 
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+from .townsetup.cli import town_group  # noqa: E402
 
 @click.group("audit")
 def audit_group():
@@ -165,4 +171,4 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group]
+            import_houses_command, audit_group, town_group]

@@ -229,6 +229,14 @@ def set_house_position(actor: Actor, house: House, lat: float, lon: float, accur
     _record_change(actor, "house", house, "update", fields or {"lat": [lat, lat]}, house.village_id)
 
 
+def set_house_sub_area(actor: Actor, house: House, sub_area_id: int | None) -> dict:
+    """Put a house in a sub-area (片区/楼组) of its village, or in none; recorded as a change like any
+    edit (so work packages limited to sub-areas pick the house up). The caller checks that the
+    sub-area is the house's village's. Returns the {field: [old, new]} applied."""
+    return _apply_edit(actor, "house", house, ("sub_area_id",), {"sub_area_id": sub_area_id}, None,
+                       house.village_id)
+
+
 def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False):
     """Register or update a house at the door. The first such save marks the house collected.
     keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict)."""

@@ -66,6 +66,7 @@ from .push.errors import REJECT_MESSAGES, Hold, Rejected
 from .push.operations import apply
 from .rules.address import format_address
 from .rules.permissions import can
+from .rules.sub_areas import package_sub_areas
 from .rules.visits import clock_offset
 from .tips import phone as tip_lists, service as tips
 
@@ -124,7 +125,8 @@ def overlap_seconds() -> int:
 def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT, now: datetime | None = None) -> dict:
     """The work package (cursor 0) or the delta after `cursor` (a Change.id) for `account`.
 
-    Scope (fieldapp.scope): the account's villages; people from abroad for police only. Roles that do
+    Scope (fieldapp.scope): the account's villages (a collector's sub-areas, when the town limits
+    packages to them: rules.sub_areas); people from abroad for police only. Roles that do
     not read the registry (informants) get their villages and no records. A page covers at most
     `limit` change rows after the cursor that concern the account: changes in its villages, and
     every change to a person it could once see (so a move out of its villages is seen). For each
@@ -147,6 +149,12 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
         return _with_tips(package, account)
     police = can(account.role, "registry.police_only")
     writer = can(account.role, "registry.write")
+    # A town may limit collectors' packages to their sub-areas (rules.sub_areas): houses of those
+    # sub-areas and houses in none; people and organisations follow their house.
+    own_sub_areas = package_sub_areas(account.role, bool(account.town and account.town.package_by_sub_area),
+                                      [s.id for s in account.sub_areas])
+    in_package = (None if own_sub_areas is None
+                  else or_(House.sub_area_id.is_(None), House.sub_area_id.in_(sorted(own_sub_areas))))
 
     seen_changes = select(Change.entity_id).where(Change.entity == "person", Change.village_id.in_(vids))
     if not police:
@@ -166,13 +174,18 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
         package["cursor"] = min(last, _settled_cursor(now - timedelta(seconds=overlap_seconds())))
 
     for chunk in chunks(sorted(touched["house"])):
-        for house in db.session.scalars(select(House).where(House.id.in_(chunk), House.village_id.in_(vids))
-                                        .order_by(House.id)):
+        houses = select(House).where(House.id.in_(chunk), House.village_id.in_(vids))
+        if in_package is not None:
+            houses = houses.where(in_package)
+        for house in db.session.scalars(houses.order_by(House.id)):
             package["houses"].append(house_json(house, names.get(house.village_id), writer))
 
     person_ids = sorted(touched["person"])
     for chunk in chunks(person_ids):
-        visible = {p.id: p for p in db.session.scalars(scope.people(account).where(Person.id.in_(chunk)))}
+        people = scope.people(account).where(Person.id.in_(chunk))
+        if in_package is not None:
+            people = people.where(or_(Person.house_id.is_(None), Person.house_id.in_(select(House.id).where(in_package))))
+        visible = {p.id: p for p in db.session.scalars(people)}
         house_uids = _house_uids({p.house_id for p in visible.values()})
         gone = [pid for pid in chunk if pid not in visible or visible[pid].status != "living"]
         once_seen = set()
@@ -186,8 +199,11 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
                 package["people"].append(person_json(person, house_uids.get(person.house_id)))
 
     for chunk in chunks(sorted(touched["organisation"])):
-        orgs = list(db.session.scalars(scope.organisations(account).where(Organisation.id.in_(chunk))
-                                       .order_by(Organisation.id)))
+        org_query = scope.organisations(account).where(Organisation.id.in_(chunk))
+        if in_package is not None:
+            org_query = org_query.where(or_(Organisation.house_id.is_(None),
+                                            Organisation.house_id.in_(select(House.id).where(in_package))))
+        orgs = list(db.session.scalars(org_query.order_by(Organisation.id)))
         house_uids = _house_uids({o.house_id for o in orgs})
         for org in orgs:
             if org.status == "open":

@@ -28,6 +28,8 @@ from .builders import db_state, make_account, make_other_town, make_house, make_
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
+from .townsetup_builders import (add_townsetup_targets, matrix_post_data as town_post_data,
+                                 matrix_url_args as town_url_args)
 
 LOGIN = "login"  # 302 to the sign-in page
 COLUMNS = ROLES + ("anon",)
@@ -268,6 +270,38 @@ MATRIX = [
     ("photoview.thumbnail",          "GET",  "west",    (403,   200,   404,   404,   404,    404,   403,   LOGIN)),
     ("photoview.thumbnail",          "GET",  "town2",   (403,   404,   404,   404,   404,    404,   403,   LOGIN)),
     ("photoview.thumbnail",          "GET",  "abroad",  (403,   404,   404,   404,   404,    200,   403,   LOGIN)),
+    # Town set-up (fieldapp/townsetup): admins only (town.manage), their own town; sub-area
+    # assignments (town.assign): admins for the town, village heads for their villages' accounts.
+    ("townsetup.index",              "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.index",              "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.new_village",        "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.new_village",        "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_village",       "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_village",       "GET",  "west",    (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_village",       "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_village",       "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_village",       "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.move_village",       "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("townsetup.move_village",       "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.move_village",       "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.new_sub_area",       "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("townsetup.new_sub_area",       "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.new_sub_area",       "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_sub_area",      "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_sub_area",      "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_sub_area",      "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.edit_sub_area",      "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.quotas",             "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.quotas",             "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.upload_quotas",      "GET",  "-",       (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("townsetup.upload_quotas",      "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.workbook",           "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.workbook",           "POST", "-",       (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.template",           "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.assignments",        "GET",  "-",       (200,   403,   200,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.assign",             "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("townsetup.assign",             "POST", "own",     (303,   403,   303,   403,   403,    403,   403,   LOGIN)),
+    ("townsetup.assign",             "POST", "town2",   (404,   403,   404,   403,   403,    403,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -369,6 +403,7 @@ def build_world() -> World:
     world.targets["-"] = world.targets["own"]
     add_tip_targets(world)
     add_photo_targets(world)
+    add_townsetup_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -444,7 +479,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.export": {"record": f"person:{target.person}"},
     }
     return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
-            or photo_url_args(endpoint, target) or {})
+            or photo_url_args(endpoint, target) or town_url_args(endpoint, target) or {})
 
 
 def post_data(endpoint: str, target: Target) -> dict:
@@ -455,6 +490,9 @@ def post_data(endpoint: str, target: Target) -> dict:
     ours = matrix_post_data(endpoint, target)
     if ours is not None:
         return ours
+    town = town_post_data(endpoint, target)
+    if town is not None:
+        return town
     if endpoint == "registry.new_house":
         return {"group_name": "9", "number": "88", "use": "owner", "known_on": today}
     if endpoint == "registry.edit_house":

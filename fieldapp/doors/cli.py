@@ -25,7 +25,9 @@ def import_houses_command(path: Path, check_only: bool, max_rows: int):
     """Import a house register (CSV or .xlsx): every row is checked; nothing is imported unless all pass."""
     town = db.session.scalar(select(Town).order_by(Town.id))
     if town is None:
-        raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+        raise click.ClickException("No town yet: set one up with `flask --app fieldapp town import town.xlsx` or "
+                                   "`town create` (README: Start your own town), or load the demo with "
+                                   "`flask --app fieldapp setup`.")
     villages = list(db.session.scalars(select(Village).where(Village.town_id == town.id)))
     with force_locale("en"):
         plan = importer.check(path.read_bytes(), villages, max_rows)

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from .. import records
 from ..accounts import audit
 from ..extensions import db
-from ..models import House, Village
+from ..models import House, SubArea, Village
 from ..rules.address import address_key
 from ..rules.register_import import (FileProblem, ParsedRow, RowIssue, cell_text, csv_rows, decode_text, map_header,
                                      parse_row)
@@ -50,11 +50,12 @@ ROW_MESSAGES = {
     "bad_longitude": _l("Not a longitude in China (decimal degrees, e.g. 110.38)."),
     "duplicate_in_file": _l("The same address is in row %(line)s of this file."),
     "already_registered": _l("This address is already in the register."),
+    "unknown_sub_area": _l("This village has no sub-area with this code or name: add it under Town set-up, or leave the cell empty."),
 }
 COLUMN_LABELS = {
     "village": _l("Village"), "group_name": _l("Village group (组)"), "road": _l("Road or street"),
     "lane": _l("Lane (弄/巷)"), "number": _l("Door number (号)"), "building": _l("Building"), "room": _l("Room"),
-    "lat": _l("Latitude"), "lon": _l("Longitude"), None: "",
+    "lat": _l("Latitude"), "lon": _l("Longitude"), "sub_area": _l("Sub-area (片区/楼组)"), None: "",
 }
 
 
@@ -63,6 +64,7 @@ class Plan:
     """What an import would do: valid rows ready to write, rejected rows with their reasons."""
     rows: list[ParsedRow] = field(default_factory=list)
     village_ids: dict[int, int] = field(default_factory=dict)  # row line -> village id
+    sub_area_ids: dict[int, int] = field(default_factory=dict)  # row line -> sub-area id (the 片区 column)
     ignored_columns: list[str] = field(default_factory=list)
     file_problem: FileProblem | None = None
 
@@ -165,6 +167,7 @@ def _check_against_register(plan: Plan, villages: list[Village]) -> None:
     if wanted:
         registered = set(db.session.execute(select(House.village_id, House.address_key)
                                             .where(House.village_id.in_(wanted))).all())
+    _check_sub_areas(plan, wanted)
     names = {v.id: v.name for v in villages}
     first_line: dict[tuple[int, str], int] = {}
     for row in plan.rows:
@@ -183,6 +186,25 @@ def _check_against_register(plan: Plan, villages: list[Village]) -> None:
             first_line[(village_id, key)] = row.line
 
 
+def _check_sub_areas(plan: Plan, village_ids: set[int]) -> None:
+    """The optional 片区 column names a sub-area of the row's village by code or by name."""
+    if not any(row.sub_area for row in plan.rows):
+        return
+    known: dict[tuple[int, str], int] = {}
+    for sub_area in db.session.scalars(select(SubArea).where(SubArea.village_id.in_(village_ids))):
+        known[(sub_area.village_id, sub_area.code.upper())] = sub_area.id
+        known.setdefault((sub_area.village_id, sub_area.name), sub_area.id)
+    for row in plan.rows:
+        village_id = plan.village_ids.get(row.line)
+        if not row.sub_area or village_id is None:
+            continue
+        found = known.get((village_id, row.sub_area.upper())) or known.get((village_id, row.sub_area))
+        if found is None:
+            row.issues.append(RowIssue("unknown_sub_area", "sub_area", row.sub_area[:64]))
+        else:
+            plan.sub_area_ids[row.line] = found
+
+
 def import_rows(plan: Plan, account_id: int | None) -> list[House]:
     """Create every house of a plan without rejected rows, in the caller's transaction (the caller
     commits, or rolls back on any error: nothing is half-imported)."""
@@ -195,6 +217,9 @@ def import_rows(plan: Plan, account_id: int | None) -> list[House]:
     with db.session.no_autoflush:
         for row in plan.rows:
             data = {**row.address, "lat": row.lat, "lon": row.lon}
-            houses.append(records.create_house(actor, plan.village_ids[row.line], data, collected=False))
+            house = records.create_house(actor, plan.village_ids[row.line], data, collected=False)
+            # A new house: its sub-area is part of how it was imported, not a later edit.
+            house.sub_area_id = plan.sub_area_ids.get(row.line)
+            houses.append(house)
     audit(account_id, "houses_imported", None, f"{len(houses)} houses")
     return houses

@@ -31,6 +31,7 @@ class House(db.Model):
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), index=True)
     # The sub-area (片区/楼组) inside the village, when the village has them.
     sub_area_id: Mapped[int | None] = mapped_column(ForeignKey("sub_areas.id", ondelete="SET NULL"), index=True)
+    sub_area = relationship("SubArea", lazy="select")
     door_code: Mapped[str] = mapped_column(String(16), unique=True)
     door_token: Mapped[str] = mapped_column(String(64), unique=True)
     # Address parts: a village house is group + number (3组27号); a town house is road/lane/number.

@@ -87,6 +87,13 @@ class HouseForm(VersionedForm):
     tenant_phone = StringField(_l("Tenant's phone"), validators=[Optional(), phone])
     rental_registered = BooleanField(_l("Rental registered (租赁备案)"))
     rental_record_no = StringField(_l("Rental registration number"), validators=[Optional(), Length(max=32)])
+    # Not one of records.HOUSE_FIELDS (phones do not send it): saved by records.set_house_sub_area.
+    sub_area_id = SelectField(_l("Sub-area (片区/楼组)"), choices=options([]),
+                              coerce=lambda v: int(v) if v not in ("", None, "None") else None)
+
+    def offer_sub_areas(self, sub_areas) -> None:
+        """Limit the sub-area select to the village's own sub-areas (none: the field is not shown)."""
+        self.sub_area_id.choices = options([(s.id, s.name) for s in sub_areas])
 
     def validate(self, extra_validators=None) -> bool:
         valid = super().validate(extra_validators)

@@ -181,8 +181,11 @@ def house(house_id):
 def new_house(village_id):
     village = scope.village_or_404(current_user, village_id)
     form = HouseForm()
+    form.offer_sub_areas(village.sub_areas)
     if form.validate_on_submit():
         house = records.create_house(_actor(form), village.id, _house_data(form))
+        if form.sub_area_id.data is not None:
+            records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
         db.session.commit()
         flash(_("House registered. Its door code is %(code)s.", code=house.door_code), "success")
         return redirect(url_for(".house", house_id=house.id), 303)
@@ -213,9 +216,14 @@ def _form_page(template, form, shows: tuple[str, str] | None = None, **context):
 def edit_house(house_id):
     house = scope.house_or_404(current_user, house_id)
     form = _editing(HouseForm(obj=house), house)
+    form.offer_sub_areas(house.village.sub_areas)
+
+    def write():
+        records.update_house(_actor(form), house, _house_data(form), _base_version(form))
+        records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
+
     if form.validate_on_submit():
-        done = _save(form, lambda: records.update_house(_actor(form), house, _house_data(form), _base_version(form)),
-                     _("House saved."), url_for(".house", house_id=house.id))
+        done = _save(form, write, _("House saved."), url_for(".house", house_id=house.id))
         if done:
             return done
     return _form_page("registry/house_form.html", form, ("reveal_identifier", f"house:{house.id}"),

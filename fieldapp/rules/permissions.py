@@ -51,6 +51,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # photos, within the same scope. Not admins (they manage IDs and print badges with staff
     # portraits, never residents' records) nor informants (they send tip photos, never read them).
     "photos.view": frozenset({"supervisor", "village_head", "reviewer", "collector", "police"}),
+    # Setting up the town (villages, sub-areas, quotas, the set-up workbook): data an admin keeps,
+    # like campaigns; no personal data is read.
+    "town.manage": frozenset({"admin"}),
+    # Assigning collectors and informants to sub-areas: the village head (seed 000: 居民区书记 assigns
+    # areas) for their villages; the admin for the whole town when it is set up.
+    "town.assign": frozenset({"admin", "village_head"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})

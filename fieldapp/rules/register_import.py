@@ -4,7 +4,8 @@ What a register file is
 -----------------------
 One row per house, a header row first. Columns are found by their header, in Chinese or English
 (``HEADER_ALIASES``): the village (name or code) and the door number are required; group, road,
-lane, building, room and the coordinates (latitude and longitude, both or neither) are optional.
+lane, building, room, the sub-area (片区/楼组: its code or name in the village) and the coordinates
+(latitude and longitude, both or neither) are optional.
 Other columns are ignored and named in the report, so a register with owners' names in it does not
 bring personal data in: that is collected at the door.
 
@@ -43,13 +44,14 @@ HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "number": ("number", "doornumber", "no", "no.", "号", "门牌号", "门牌号码", "门牌"),
     "building": ("building", "栋", "楼栋", "幢", "栋号"),
     "room": ("room", "室", "房间", "房间号", "室号"),
+    "sub_area": ("subarea", "sub_area", "片区", "楼组", "片区/楼组", "片区楼组", "片区代码", "所属片区"),
     "lat": ("lat", "latitude", "纬度"),
     "lon": ("lon", "lng", "long", "longitude", "经度"),
 }
 REQUIRED_COLUMNS = ("village", "number")
 ADDRESS_COLUMNS = ("group_name", "road", "lane", "number", "building", "room")
 # The House model's column sizes (models/registry.py).
-MAX_LENGTH = {"village": 64, "group_name": 32, "road": 64, "lane": 32, "number": 32, "building": 32, "room": 32}
+MAX_LENGTH = {"sub_area": 64, "village": 64, "group_name": 32, "road": 64, "lane": 32, "number": 32, "building": 32, "room": 32}
 SUFFIXES = {"group_name": "组", "lane": "弄", "number": "号", "building": "栋", "room": "室"}
 
 # Mainland China's extent with a margin (Mohe 53.6 N, Zengmu Reef 3.9 N; Pamirs 73.5 E, Fuyuan
@@ -86,6 +88,7 @@ class ParsedRow:
     lat: float | None = None
     lon: float | None = None
     issues: list[RowIssue] = field(default_factory=list)
+    sub_area: str | None = None  # the optional 片区 column: a sub-area's code or name in the village
 
 
 def decode_text(data: bytes) -> str:
@@ -186,13 +189,13 @@ def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | No
         text = strip_suffix(column, raw.get(column, ""))
         address[column] = text or None
     village = raw.get("village", "")
-    row = ParsedRow(line=line, village=village, address=address, issues=issues)
+    row = ParsedRow(line=line, village=village, address=address, issues=issues, sub_area=raw.get("sub_area") or None)
     if not village:
         issues.append(RowIssue("missing_village", "village"))
     if not address["number"]:
         issues.append(RowIssue("missing_number", "number"))
     for column, limit in MAX_LENGTH.items():
-        value = village if column == "village" else address.get(column)
+        value = village if column == "village" else raw.get("sub_area") if column == "sub_area" else address.get(column)
         if value and len(value) > limit:
             issues.append(RowIssue("too_long", column, value[:limit] + "…"))
     lat_text, lon_text = raw.get("lat", ""), raw.get("lon", "")
