@@ -33,9 +33,8 @@ def template_xlsx(villages: list[Village], sub_areas: list[SubArea]) -> bytes:
     for index, width in enumerate((14, 18, 24, 24, 16), start=1):
         sheet.column_dimensions[get_column_letter(index)].width = width
     sheet.freeze_panes = "A2"
-    # The phone column is text, so Excel keeps 11-digit numbers as typed.
-    for row in range(2, TEMPLATE_ROWS + 2):
-        sheet.cell(row=row, column=5).number_format = "@"
+    # No per-row cell formats: formatted empty rows would be read back as rows. An 11-digit phone
+    # typed as a number is read back as its digits (rules.register_import.cell_text).
 
     lists = book.create_sheet("代码表")
     lists.append(["角色", "村居名称", "村居代码", "片区/楼组代码", "片区/楼组名称", "所在村居"])
