@@ -417,7 +417,7 @@ def test_cli_checks_issues_and_writes_the_codes_only_to_the_letters_file(ctx, ru
     codes = CODE.findall(html)
     assert len(codes) == 2 and not any(code in result.output for code in codes)  # never on the terminal
     assert os.stat(letters).st_mode & 0o777 == 0o600
-    assert "<style>" in html and "https://sanshi.example.cn/activate" in html and "采集证开通通知书" in html
+    assert "<style>" in html and "https://sanshi.example.cn/activate" in html and "采集证激活通知书" in html
     for account, code in zip(issued, codes):
         accounts.activate(account.collection_id, code, "583920")
     db.session.commit()

@@ -76,9 +76,8 @@ def issue_ids_command(path: Path, check_only: bool, letters_path: Path | None, b
     try:
         _batch, issued = issuing.issue_all(plan, town.id, town.office, None,
                                            valid_until.date() if valid_until else None)
-        with force_locale(lang):
-            made = letters.letters_for(issued, None, base)
-            html = letters.standalone_html(made, base)
+        made = letters.letters_for(issued, None, base)
+        html = letters.standalone_html(made, base, lang)
         with os.fdopen(fd, "w", encoding="utf-8") as out:
             fd = None
             out.write(html)

@@ -21,6 +21,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 from flask import current_app, render_template
+from flask_babel import force_locale
 from markupsafe import Markup
 
 from ..audit import audit
@@ -65,11 +66,11 @@ def letters_for(issued: list[tuple[Account, str]], by: int | None, base: str | N
     return letters
 
 
-def standalone_html(letters: list[Letter], base: str) -> str:
+def standalone_html(letters: list[Letter], base: str, lang: str = "zh_Hans_CN") -> str:
     """The letters as one self-contained HTML file (styles inline, QR codes inline SVG): what the
     CLI writes, to be opened in a browser and printed, or kept on an encrypted disk."""
     static = Path(current_app.static_folder)
     css = (static / "css" / "letters.css").read_text(encoding="utf-8")
     # Outside a request (the CLI) the page's context processors still want one: a bare one, no user.
-    with current_app.test_request_context(base_url=base):
+    with current_app.test_request_context(base_url=base), force_locale(lang):
         return render_template("roster/letters_file.html", letters=letters, inline_css=Markup(css), base=base)
