@@ -108,6 +108,7 @@ def reissue_activation(account_id):
 
 def _activation_page(account: Account, code: str, letter: letters.Letter):
     """The code on screen and its A4 letter for the printer; never cached (it holds the code)."""
+    letters.draw([letter])
     response = make_response(render_template("admin/activation.html", account=account, code=code, letter=letter,
                                              base=base_url()))
     response.headers["Cache-Control"] = "no-store"

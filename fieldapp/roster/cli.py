@@ -74,8 +74,15 @@ def issue_ids_command(path: Path, check_only: bool, letters_path: Path | None, b
     except OSError as error:
         raise click.ClickException(f"Cannot create {letters_path}: {error.strerror}.") from None
     try:
-        _batch, issued = issuing.issue_all(plan, town.id, town.office, None,
-                                           valid_until.date() if valid_until else None)
+        town_id, office = town.id, town.office
+        db.session.commit()  # it only read: the slow hashes must not hold the write lock (prepare_codes)
+        prepared = issuing.prepare_codes(plan)
+        issuing.check(plan, town_id, list(db.session.scalars(select(Village).where(Village.town_id == town_id))))
+        if not plan.ok:
+            raise click.ClickException("The IDs changed while the codes were made (a phone number was issued "
+                                       "meanwhile): nothing was issued. Run the command again.")
+        _batch, issued = issuing.issue_all(plan, town_id, office, None,
+                                           valid_until.date() if valid_until else None, prepared)
         made = letters.letters_for(issued, None, base)
         html = letters.standalone_html(made, base, lang)
         with os.fdopen(fd, "w", encoding="utf-8") as out:

@@ -15,6 +15,7 @@ Rules:
 """
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -31,6 +32,7 @@ from ..models import Account
 
 @dataclass
 class Letter:
+    """What one letter shows, as plain values (no database access once made)."""
     collection_id: str
     name: str
     role: str
@@ -40,7 +42,19 @@ class Letter:
     code: str
     expires_at: datetime | None
     url: str
-    qr: Markup
+
+    @functools.cached_property
+    def qr(self) -> Markup:
+        """The activation address as an inline SVG QR code. Drawn on first use: callers draw the
+        letters (draw()) after committing, so no transaction is open meanwhile."""
+        return qr.svg_element(self.url, None, css_class="qr letter-qr")
+
+
+def draw(letters: list[Letter]) -> list[Letter]:
+    """Draw every letter's QR code now (tens of milliseconds each); returns the letters."""
+    for letter in letters:
+        _ = letter.qr
+    return letters
 
 
 def activation_url(collection_id: str, code: str, base: str | None = None) -> str:
@@ -53,8 +67,7 @@ def letter_for(account: Account, code: str, base: str | None = None) -> Letter:
     return Letter(collection_id=account.collection_id, name=account.name, role=account.role,
                   villages=[v.name for v in account.villages],
                   sub_areas=[f"{s.village.name} {s.name}（{s.code}）" for s in account.sub_areas],
-                  office=account.office, code=code, expires_at=account.activation_expires_at, url=url,
-                  qr=qr.svg_element(url, None, css_class="qr letter-qr"))
+                  office=account.office, code=code, expires_at=account.activation_expires_at, url=url)
 
 
 def letters_for(issued: list[tuple[Account, str]], by: int | None, base: str | None = None) -> list[Letter]:

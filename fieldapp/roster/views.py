@@ -97,9 +97,14 @@ def bulk():
                         headers={"Content-Disposition": "attachment; filename=account-list-report.csv",
                                  "Cache-Control": "no-store"})
     if plan.ok and form.run.data:
+        town_id, office, me = current_user.town_id, current_user.town.office, current_user.id
+        db.session.commit()  # it only read: the slow hashes must not hold the write lock (prepare_codes)
+        prepared = issuing.prepare_codes(plan)
+        villages = scope.villages(current_user)
+        issuing.check(plan, town_id, villages)  # again: an ID may have been issued meanwhile
+    if plan.ok and form.run.data:
         try:
-            batch, issued = issuing.issue_all(plan, current_user.town_id, current_user.town.office, current_user.id,
-                                              form.valid_until.data)
+            batch, issued = issuing.issue_all(plan, town_id, office, me, form.valid_until.data, prepared)
             made = letters.letters_for(issued, current_user.id)
             db.session.commit()
         except IntegrityError:
@@ -114,6 +119,7 @@ def bulk():
 
 
 def _letters_page(made: list[letters.Letter], heading: str):
+    letters.draw(made)  # after the commit, before the page reads anything from the database again
     response = Response(render_template("roster/letters.html", letters=made, heading=heading, base=qr.base_url()))
     response.headers["Cache-Control"] = "no-store"  # the codes must not stay in a cache
     return response
@@ -140,11 +146,18 @@ def batch_letters(batch):
         Account.issue_batch == batch[:32], Account.town_id == current_user.town_id).order_by(Account.collection_id)))
     if not members:
         abort(404)
-    waiting = [a for a in members if a.revoked_at is None and a.password_hash is None]
+    waiting = [a.id for a in members if a.revoked_at is None and a.password_hash is None]
+    if waiting:
+        db.session.commit()  # it only read: the slow hashes must not hold the write lock
+        prepared = accounts.new_activations(len(waiting))
+        # Again, in the write transaction: one may have been activated or revoked meanwhile.
+        waiting = list(db.session.scalars(select(Account).where(
+            Account.id.in_(waiting), Account.revoked_at.is_(None), Account.password_hash.is_(None))
+            .order_by(Account.collection_id)))
     if not waiting:
         flash(_("Every ID of this batch is activated or revoked: there is no letter to print."), "info")
         return redirect(url_for("admin.accounts_page"), 303)
-    issued = [(account, accounts.reset_activation(account)) for account in waiting]
+    issued = [(account, accounts.reset_activation(account, pair)) for account, pair in zip(waiting, prepared)]
     for account, _code in issued:
         accounts.audit(current_user.id, "reissue_activation", f"account:{account.id}")
     made = letters.letters_for(issued, current_user.id)
