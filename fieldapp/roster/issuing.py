@@ -15,6 +15,7 @@ import secrets
 from dataclasses import dataclass, field
 from datetime import date
 
+from flask import current_app
 from flask_babel import lazy_gettext as _l
 from sqlalchemy import select
 
@@ -209,9 +210,14 @@ def issue_all(plan: Plan, town_id: int, office: str | None, issued_by: int | Non
     issued = []
     if prepared is None or len(prepared) != len(plan.rows):
         prepared = accounts.new_activations(len(plan.rows))
-    for row, activation in zip(plan.rows, prepared):
+    # Serials follow the highest taken one, read once (not once per row); a race with another
+    # issuer ends in the unique constraint, and the caller rolls back.
+    prefix = current_app.config["COLLECTION_ID_PREFIX"]
+    first = int(accounts.next_collection_id(prefix).rsplit("-", 1)[1])
+    for offset, (row, activation) in enumerate(zip(plan.rows, prepared)):
         account, code = accounts.issue(town_id, row.name, row.role, plan.village_ids[row.line], issued_by,
-                                       valid_until, office, prepared=activation)
+                                       valid_until, office, collection_id=f"{prefix}-{first + offset:04d}",
+                                       prepared=activation)
         account.phone = row.phone
         account.issue_batch = batch
         if plan.sub_area_ids[row.line]:
