@@ -11,6 +11,7 @@ from . import accounts, audit, demo, records
 from .config import check_audit_retention
 from .extensions import db
 from .models import Account, Town, Village
+from .rules.identifiers import IdentifierError, validate_mobile
 from .rules.permissions import ROLES
 
 
@@ -48,12 +49,18 @@ def demo_command():
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--village", "village_names", multiple=True, help="Village name; repeat for several.")
 @click.option("--valid-until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--phone", default=None, help="The holder's mainland mobile number (shown masked in lists).")
 @with_appcontext
-def issue_id_command(name, role, village_names, valid_until):
+def issue_id_command(name, role, village_names, valid_until, phone):
     """Issue a collection ID and print its one-time activation code."""
     town = db.session.scalar(select(Town))
     if town is None:
         raise click.ClickException("No town yet: run `flask --app fieldapp setup` first.")
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except IdentifierError as error:
+            raise click.ClickException(error.message("en")) from None
     villages = list(db.session.scalars(select(Village).where(Village.name.in_(village_names))))
     missing = set(village_names) - {v.name for v in villages}
     if missing:
@@ -62,6 +69,7 @@ def issue_id_command(name, role, village_names, valid_until):
         raise click.ClickException(f"A {role} needs at least one --village.")
     account, code = accounts.issue(town.id, name, role, [v.id for v in villages], None,
                                    valid_until.date() if valid_until else None, town.office)
+    account.phone = phone or None
     db.session.commit()
     hours = current_app.config["ACTIVATION_HOURS"]
     click.echo(f"{account.collection_id}  activation code {code}  (valid {hours} hours, once)")

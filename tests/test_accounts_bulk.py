@@ -369,6 +369,7 @@ def test_moving_a_collector_asks_first_then_signs_them_out_everywhere(ctx, login
     assert moved.villages == [west] and moved.sub_areas == [b1]
     after = send(phone_web, "GET", "/villages")
     assert after.status_code == 302 and after.location.startswith("/login")
+    assert "发证单位调整了您负责的村居" in text_of(send(phone_web, "GET", after.location))  # says why
     assert db.session.scalar(select(LoginSession.ended_reason).where(LoginSession.account_id == collector.id)) == "moved"
     assert db.session.scalar(select(Device.revoked_at).where(Device.account_id == collector.id)) is not None
     assert send(app.test_client(), "GET", "/api/sync/package?cursor=0", headers=bearer(token)).status_code == 401
@@ -437,3 +438,43 @@ def test_cli_rejected_rows_issue_nothing(ctx, runner, tmp_path):
     assert not (tmp_path / "l.html").exists()
     db.session.rollback()
     assert db.session.scalar(select(func.count(Account.id))) == 0
+
+
+def test_the_slow_hashes_are_made_with_no_transaction_open(ctx, login, monkeypatch):
+    """On SQLite a POST's transaction holds the database's one write lock: phones' pushes wait on it."""
+    town, (east, _west) = make_town()
+    office = login(make_account(town, "admin"))
+    seen = []
+    original = accounts.new_activations
+
+    def spy(count):
+        seen.append((count, db.session().in_transaction()))
+        return original(count)
+
+    monkeypatch.setattr(accounts, "new_activations", spy)
+    response = upload(office, list_csv([["甲", "采集员", "东村", None, None], ["乙", "采集员", "东村", None, None]]))
+    assert response.status_code == 200
+    assert seen == [(2, False)]
+
+
+def test_cli_issue_id_takes_a_phone_and_refuses_a_wrong_one(ctx, runner):
+    make_town()
+    wrong = runner.invoke(args=["issue-id", "--name", "甲", "--role", "supervisor", "--phone", "12345"])
+    assert wrong.exit_code != 0 and "11 digits" in wrong.output
+    ok = runner.invoke(args=["issue-id", "--name", "甲", "--role", "supervisor", "--phone", "+86 13812345678"])
+    assert ok.exit_code == 0, ok.output
+    db.session.rollback()
+    assert db.session.scalar(select(Account.phone).where(Account.name == "甲")) == "13812345678"
+
+
+def test_cli_letters_in_english(ctx, runner, tmp_path):
+    make_town()
+    source = tmp_path / "list.csv"
+    source.write_bytes(list_csv([["Wang Fang", "collector", "V1", None, None]], header=["name", "role", "villages",
+                                                                                         "sub-areas", "phone"]))
+    letters = tmp_path / "letters.html"
+    result = runner.invoke(args=["issue-ids", str(source), "--letters", str(letters), "--lang", "en",
+                                 "--base-url", "https://sanshi.example.cn/"])
+    assert result.exit_code == 0, result.output
+    html = letters.read_text(encoding="utf-8")
+    assert "Collection ID activation letter" in html and "https://sanshi.example.cn/activate" in html
