@@ -478,3 +478,18 @@ def test_cli_letters_in_english(ctx, runner, tmp_path):
     assert result.exit_code == 0, result.output
     html = letters.read_text(encoding="utf-8")
     assert "Collection ID activation letter" in html and "https://sanshi.example.cn/activate" in html
+
+
+def test_serials_taken_meanwhile_issue_nothing_and_say_so(ctx, login, monkeypatch):
+    """Two admins issuing at once: the second list's serials collide in the unique constraint."""
+    town, (east, _west) = make_town()
+    office = login(make_account(town, "admin"))
+    taken = make_account(town, "collector", [east], collection_id="YP-0005")
+    monkeypatch.setattr(accounts, "next_collection_id", lambda prefix: "YP-0004")  # a stale read
+    response = upload(office, list_csv([["甲", "采集员", "东村", None, None], ["乙", "采集员", "东村", None, None]]))
+    assert response.status_code == 409
+    assert 'value="甲"' in response.text  # the list is kept for another try
+    db.session.rollback()
+    assert db.session.scalars(select(Account.collection_id).order_by(Account.id)).all()[-1] == taken.collection_id
+    assert db.session.scalar(select(func.count()).select_from(AuditEvent)
+                             .where(AuditEvent.action.in_(["issue_id", "issue_ids_bulk", "print_letters"]))) == 0
