@@ -14,6 +14,7 @@ Rules:
 from __future__ import annotations
 
 import functools
+import os
 import secrets
 from datetime import date, timedelta
 
@@ -69,25 +70,40 @@ def new_activation_code() -> str:
 
 def issue(town_id: int, name: str, role: str, village_ids: list[int], issued_by: int | None,
           valid_until: date | None = None, office: str | None = None,
-          collection_id: str | None = None) -> tuple[Account, str]:
-    """Issue a collection ID; returns it with its activation code (shown once, never stored)."""
+          collection_id: str | None = None, prepared: tuple[str, str] | None = None) -> tuple[Account, str]:
+    """Issue a collection ID; returns it with its activation code (shown once, never stored).
+    `prepared`: a (code, hash) pair from new_activations(), for issuing many at once."""
     account = Account(collection_id=collection_id or next_collection_id(current_app.config["COLLECTION_ID_PREFIX"]),
                       name=name, role=role, town_id=town_id, issued_by_id=issued_by,
                       valid_until=valid_until, office=office)
     account.villages = list(db.session.scalars(select(Village).where(Village.id.in_(village_ids))))
     db.session.add(account)
-    code = reset_activation(account)
+    code = reset_activation(account, prepared)
     db.session.flush()
     audit(issued_by, "issue_id", f"account:{account.id}")
     return account, code
 
 
-def reset_activation(account: Account) -> str:
+def reset_activation(account: Account, prepared: tuple[str, str] | None = None) -> str:
     """A fresh one-time activation code; any earlier code stops working."""
-    code = new_activation_code()
-    account.activation_hash = _hash(code)
+    code, hashed = prepared or new_activations(1)[0]
+    account.activation_hash = hashed
     account.activation_expires_at = utcnow() + timedelta(hours=current_app.config["ACTIVATION_HOURS"])
     return code
+
+
+def new_activations(count: int) -> list[tuple[str, str]]:
+    """`count` fresh (code, slow hash) pairs. A slow hash takes tenths of a second by design, so a
+    list of people is hashed on one thread per core (hashlib's scrypt releases the GIL)."""
+    codes = [new_activation_code() for _ in range(count)]
+    if count <= 1:
+        return [(code, _hash(code)) for code in codes]
+    from concurrent.futures import ThreadPoolExecutor
+
+    method = current_app.config.get("PASSWORD_HASH_METHOD", "scrypt")
+    with ThreadPoolExecutor(max_workers=min(count, os.cpu_count() or 1)) as pool:
+        hashes = list(pool.map(lambda code: generate_password_hash(code, method=method), codes))
+    return list(zip(codes, hashes))
 
 
 def _find(collection_id: str) -> Account | None:

@@ -1,20 +1,22 @@
 """Admin pages: issue collection IDs, hand out activation codes, revoke IDs."""
 from __future__ import annotations
 
-from flask import Blueprint, abort, flash, redirect, render_template, request, url_for
+from flask import Blueprint, abort, flash, make_response, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_babel import lazy_gettext as _l
 from flask_login import current_user
 from flask_wtf import FlaskForm
-from sqlalchemy import select
 from wtforms import DateField, SelectField, SelectMultipleField, StringField
 from wtforms.validators import DataRequired, Length, Optional, ValidationError
 from wtforms.widgets import CheckboxInput, ListWidget
 
 from . import accounts, scope
 from .extensions import db
-from .forms import options
+from .forms import options, wrap
 from .models import Account
+from .doors.qr import base_url
+from .roster import letters, listing
+from .rules.identifiers import validate_mobile
 
 bp = Blueprint("admin", __name__, url_prefix="/admin")
 
@@ -30,6 +32,8 @@ class IssueForm(FlaskForm):
                                    option_widget=CheckboxInput(), widget=ListWidget(prefix_label=False))
     office = StringField(_l("Issuing office"), validators=[Optional(), Length(max=64)])
     valid_until = DateField(_l("Valid until"), validators=[Optional()])
+    phone = StringField(_l("Mobile phone"), validators=[Optional(), wrap(validate_mobile)],
+                        render_kw={"inputmode": "tel", "autocomplete": "off"})
 
     def validate_villages(self, field):
         if self.role.data not in ("admin", "supervisor") and not field.data:
@@ -52,12 +56,23 @@ def _labels():
     return {"ROLE_LABELS": ROLE_LABELS}
 
 
+STATUS_LABELS = {"active": _l("active"), "not_activated": _l("waiting for activation"), "revoked": _l("revoked")}
+
+
 @bp.get("/accounts")
 @scope.require("accounts.manage")
 def accounts_page():
-    listed = db.session.scalars(select(Account).where(Account.town_id == current_user.town_id)
-                                .order_by(Account.collection_id))
-    return render_template("admin/accounts.html", accounts=listed, revoke_form=RevokeForm())
+    """The town's IDs: search (name, ID, phone), filters (role, village, status), pages (roster.listing)."""
+    villages = scope.villages(current_user)
+    village_id = request.args.get("village", type=int)
+    if village_id not in {v.id for v in villages}:
+        village_id = None
+    filters = {"q": request.args.get("q", "")[:64], "role": request.args.get("role", ""),
+               "village": village_id, "status": request.args.get("status", "")}
+    page = listing.search(current_user.town_id, filters["q"], filters["role"], village_id, filters["status"],
+                          request.args.get("page", 1, type=int))
+    return render_template("admin/accounts.html", page=page, filters=filters, villages=villages,
+                           statuses=STATUS_LABELS, revoke_form=RevokeForm(), may_move=listing.may_move)
 
 
 @bp.route("/accounts/new", methods=["GET", "POST"])
@@ -69,9 +84,11 @@ def issue():
         account, code = accounts.issue(current_user.town_id, form.name.data, form.role.data, form.villages.data,
                                        current_user.id, form.valid_until.data,
                                        form.office.data or current_user.town.office)
+        account.phone = form.phone.data or None
+        letter = letters.letters_for([(account, code)], current_user.id)[0]
         db.session.commit()
         # The code is shown in this response only: never in a URL, a cookie or the database.
-        return render_template("admin/activation.html", account=account, code=code)
+        return _activation_page(account, code, letter)
     status = 422 if request.method == "POST" else 200
     return render_template("admin/issue.html", form=form), status
 
@@ -84,8 +101,18 @@ def reissue_activation(account_id):
         abort(409)  # a revoked ID stays revoked: issue a new one instead
     code = accounts.reset_activation(account)
     accounts.audit(current_user.id, "reissue_activation", f"account:{account.id}")
+    letter = letters.letters_for([(account, code)], current_user.id)[0]
     db.session.commit()
-    return render_template("admin/activation.html", account=account, code=code)
+    return _activation_page(account, code, letter)
+
+
+def _activation_page(account: Account, code: str, letter: letters.Letter):
+    """The code on screen and its A4 letter for the printer; never cached (it holds the code)."""
+    letters.draw([letter])
+    response = make_response(render_template("admin/activation.html", account=account, code=code, letter=letter,
+                                             base=base_url()))
+    response.headers["Cache-Control"] = "no-store"
+    return response
 
 
 @bp.post("/accounts/<int:account_id>/revoke")

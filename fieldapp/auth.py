@@ -68,6 +68,7 @@ login_manager.login_message_category = "info"
 SESSION_END_MESSAGES = {
     "idle": _l("You have been inactive for a long time. Please sign in again."),
     "absolute": _l("You signed in more than %(hours)s hours ago. Please sign in again."),
+    "moved": _l("The office changed the villages you work in. Sign in again to continue."),
 }
 
 

@@ -11,6 +11,7 @@ from . import accounts, audit, demo, records
 from .config import check_audit_retention
 from .extensions import db
 from .models import Account, Town, Village
+from .rules.identifiers import IdentifierError, validate_mobile
 from .rules.permissions import ROLES
 
 
@@ -51,14 +52,20 @@ def demo_command():
 @click.option("--role", type=click.Choice(ROLES), required=True)
 @click.option("--village", "village_names", multiple=True, help="Village name; repeat for several.")
 @click.option("--valid-until", type=click.DateTime(formats=["%Y-%m-%d"]), default=None)
+@click.option("--phone", default=None, help="The holder's mainland mobile number (shown masked in lists).")
 @with_appcontext
-def issue_id_command(name, role, village_names, valid_until):
+def issue_id_command(name, role, village_names, valid_until, phone):
     """Issue a collection ID and print its one-time activation code."""
     town = db.session.scalar(select(Town))
     if town is None:
         raise click.ClickException("No town yet: set one up with `flask --app fieldapp town import town.xlsx` or "
                                    "`town create` (README: Start your own town), or load the demo with "
                                    "`flask --app fieldapp setup`.")
+    if phone:
+        try:
+            phone = validate_mobile(phone)
+        except IdentifierError as error:
+            raise click.ClickException(error.message("en")) from None
     villages = list(db.session.scalars(select(Village).where(Village.name.in_(village_names))))
     missing = set(village_names) - {v.name for v in villages}
     if missing:
@@ -67,6 +74,7 @@ def issue_id_command(name, role, village_names, valid_until):
         raise click.ClickException(f"A {role} needs at least one --village.")
     account, code = accounts.issue(town.id, name, role, [v.id for v in villages], None,
                                    valid_until.date() if valid_until else None, town.office)
+    account.phone = phone or None
     db.session.commit()
     hours = current_app.config["ACTIVATION_HOURS"]
     click.echo(f"{account.collection_id}  activation code {code}  (valid {hours} hours, once)")
@@ -111,6 +119,7 @@ def prune_sign_ins_command():
 
 
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+from .roster.cli import issue_ids_command  # noqa: E402
 from .townsetup.cli import town_group  # noqa: E402
 
 @click.group("audit")
@@ -171,4 +180,4 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group, town_group]
+            import_houses_command, audit_group, town_group, issue_ids_command]

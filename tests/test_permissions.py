@@ -27,6 +27,8 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
+from .roster_builders import (add_roster_targets, matrix_post_data as roster_post_data,
+                              matrix_url_args as roster_url_args)
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 from .townsetup_builders import (add_townsetup_targets, matrix_post_data as town_post_data,
                                  matrix_url_args as town_url_args)
@@ -302,6 +304,18 @@ MATRIX = [
     ("townsetup.assign",             "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
     ("townsetup.assign",             "POST", "own",     (303,   403,   303,   403,   403,    403,   403,   LOGIN)),
     ("townsetup.assign",             "POST", "town2",   (404,   403,   404,   403,   403,    403,   403,   LOGIN)),
+    # Collection IDs in bulk (fieldapp/roster): accounts.manage (admin) of the same town. "own" = a
+    # collector of the own town to move, and a batch of the own town with an ID not yet activated.
+    ("roster.bulk",                  "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.bulk",                  "POST", "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.template",              "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.batch_letters",         "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("roster.batch_letters",         "POST", "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.batch_letters",         "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.move",                  "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.move",                  "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.move",                  "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    ("roster.move",                  "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -364,6 +378,8 @@ class Target:
     move: int | None = None  # a pending move request into `house` (moves.*)
     photo: str = ""  # the uid of a portrait of `person` (photoview.*, tests/photo_builders.py)
     leaver_photo: str = ""  # ... and of `leaver`
+    mover: int | None = None  # roster.move: a collector to move (tests/roster_builders.py)
+    batch: str = ""  # roster.batch_letters: an issue batch with an ID not yet activated
 
 
 @dataclass
@@ -404,6 +420,7 @@ def build_world() -> World:
     add_tip_targets(world)
     add_photo_targets(world)
     add_townsetup_targets(world)
+    add_roster_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -479,7 +496,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.export": {"record": f"person:{target.person}"},
     }
     return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
-            or photo_url_args(endpoint, target) or town_url_args(endpoint, target) or {})
+            or photo_url_args(endpoint, target) or town_url_args(endpoint, target) or roster_url_args(endpoint, target)
+            or {})
 
 
 def post_data(endpoint: str, target: Target) -> dict:
@@ -493,6 +511,9 @@ def post_data(endpoint: str, target: Target) -> dict:
     town = town_post_data(endpoint, target)
     if town is not None:
         return town
+    roster = roster_post_data(endpoint, target)
+    if roster is not None:
+        return roster
     if endpoint == "registry.new_house":
         return {"group_name": "9", "number": "88", "use": "owner", "known_on": today}
     if endpoint == "registry.edit_house":

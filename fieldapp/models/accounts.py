@@ -35,6 +35,8 @@ class Account(UserMixin, db.Model):
     name: Mapped[str] = mapped_column(String(64))
     role: Mapped[str] = mapped_column(String(16))  # rules.permissions.ROLES
     office: Mapped[str | None] = mapped_column(String(64))
+    # The holder's mobile number (11 digits, rules.identifiers.validate_mobile); shown masked in lists.
+    phone: Mapped[str | None] = mapped_column(String(11))
     town_id: Mapped[int] = mapped_column(ForeignKey("towns.id"), index=True)
     password_hash: Mapped[str | None] = mapped_column(String(255))
     activation_hash: Mapped[str | None] = mapped_column(String(255))
@@ -42,6 +44,9 @@ class Account(UserMixin, db.Model):
     activated_at: Mapped[datetime | None]
     issued_at: Mapped[datetime] = mapped_column(default=utcnow)
     issued_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    # IDs issued together from one file (accountbulk) share a random batch key, so that the batch's
+    # activation letters can be printed again (with new codes) after the issuing page is closed.
+    issue_batch: Mapped[str | None] = mapped_column(String(32), index=True)
     valid_from: Mapped[date | None]  # printed on the badge (采集证); None = from issue
     valid_until: Mapped[date | None]
     # The badge's public verification page is /b/<badge_token>: unguessable, so the page cannot be
