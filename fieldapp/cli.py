@@ -164,5 +164,7 @@ def audit_grants_command(role, apply_now):
     click.echo(f"Applied {len(statements)} statements for {role}.")
 
 
+from .prints.cli import print_archive_command  # noqa: E402  (the command lives with its area)
+
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group]
+            import_houses_command, audit_group, print_archive_command]

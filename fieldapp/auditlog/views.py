@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "reveal_identifier": _l("Full ID number shown"), "login": _l("Signed in"), "login_failed": _l("Wrong PIN"),
     "audit_view": _l("Audit log viewed"), "audit_export": _l("Audit log exported"),
     "audit_prune": _l("Old audit rows deleted"),
+    "print_house": _l("Printed a house's collection form"), "print_informant": _l("Printed an informant's tip form"),
 }
 
 

@@ -47,6 +47,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
     # The audit log (/audit): who did what, who read whose data. Town-level oversight only.
     "audit.view": frozenset({"admin", "supervisor"}),
+    # Printed forms (fieldapp/prints): the 信息采集表 of a house, one or a village / sub-area at a
+    # time, for signatures and the paper archive. Seed 000: the entry clerk (reviewer) checks and
+    # archives the forms, village heads and the town (supervisors) check them, police print their
+    # own (people from abroad, by scope). Collectors enter on the phone and print nothing: a batch
+    # print is a read of a whole village.
+    "prints.registry": frozenset({"supervisor", "village_head", "reviewer", "police"}),
+    # An informant's 信息提供情况登记表 (tips and the reward basis over a period): those who oversee
+    # tips and pay the rewards (tips.oversee).
+    "prints.tips": frozenset({"supervisor", "village_head"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
