@@ -26,6 +26,7 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
+from .prints_builders import add_print_targets, matrix_url_args as prints_url_args
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 
 LOGIN = "login"  # 302 to the sign-in page
@@ -257,6 +258,22 @@ MATRIX = [
     ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
     ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("review.reveal",                "POST", "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
+    # Printed forms (fieldapp/prints): prints.registry = supervisor, village head, reviewer, police;
+    # prints.tips (an informant's form) = supervisor, village head. "own" sub-area and informant:
+    # those of the own village (tests/prints_builders.add_print_targets).
+    ("prints.index",                 "GET",  "-",       (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.village",               "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "own",     (403,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "west",    (403,   200,   404,   403,   403,    403,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "town2",   (403,   404,   404,   403,   403,    403,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -317,6 +334,8 @@ class Target:
     badge_token: str = ""
     conflict: int | None = None  # an unresolved conflict on `person` (review.*)
     move: int | None = None  # a pending move request into `house` (moves.*)
+    sub_area: int | None = None  # a sub-area holding `house` (prints.*)
+    informant: int | None = None  # an informant of `village` (prints.informant)
 
 
 @dataclass
@@ -355,6 +374,7 @@ def build_world() -> World:
                                      person=abroad.id, person_id_number=abroad.id_number, leaver=abroad_leaver.id)
     world.targets["-"] = world.targets["own"]
     add_tip_targets(world)
+    add_print_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -384,7 +404,10 @@ def build_world() -> World:
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
                 "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
-                "registry.edit_organisation", "registry.leave"}
+                "registry.edit_organisation", "registry.leave", "prints.house", "prints.informant"}
+
+# GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
+AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
 
 
 
@@ -429,7 +452,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.index": {"record": f"person:{target.person}"},
         "auditlog.export": {"record": f"person:{target.person}"},
     }
-    return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
+    return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
+            or prints_url_args(endpoint, target) or {})
 
 
 def post_data(endpoint: str, target: Target) -> dict:
@@ -543,9 +567,13 @@ def test_permission_matrix(ctx, app, login, who):
             failures.append(f"{where}: answered {got} but wrote nothing")
         audits_only = ((endpoint in AUDITED_GETS and got == 200)
                        or (endpoint in AUDITED_RERENDERS and got in (409, 422)))
-        if audits_only:
+        per_house = endpoint in AUDITED_PER_HOUSE and got == 200
+        if audits_only or per_house:
             # Edit forms show full numbers, so opening one writes one audit event and nothing else.
-            expected_after = {**before, "audit_events": before["audit_events"] + 1}
+            rows = response.get_data(as_text=True).count('<section class="sheet"') if per_house else 1
+            expected_after = {**before, "audit_events": before["audit_events"] + rows}
+            if per_house and rows == 0:
+                failures.append(f"{where}: printed no house")
             if after != expected_after:
                 failures.append(f"{where}: expected exactly one audit event, got {before} -> {after}")
         elif not should_write and after != before:
