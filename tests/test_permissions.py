@@ -274,6 +274,14 @@ MATRIX = [
     ("prints.informant",             "GET",  "own",     (403,   200,   200,   403,   403,    403,   403,   LOGIN)),
     ("prints.informant",             "GET",  "west",    (403,   200,   404,   403,   403,    403,   403,   LOGIN)),
     ("prints.informant",             "GET",  "town2",   (403,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    # POST: the same forms with full numbers (identifier.reveal, which every prints.registry role holds).
+    ("prints.house",                 "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.house",                 "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.village",               "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.sub_area",              "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:

@@ -68,6 +68,24 @@ def test_house_form_holds_the_house_its_people_organisations_and_visit_proof(tow
     assert "本户现住人员（3 人）" in sheet
 
 
+def test_full_numbers_are_printed_only_when_asked_for_and_logged_as_such(town, login):
+    town_, east, _west, collector = town
+    house, people = furnished_house(east, collector, number="4", people=2)
+    reviewer = make_account(town_, "reviewer", [east])
+    house_id, east_id = house.id, east.id
+    numbers = [p.id_number for p in people]
+    client = login(reviewer)
+    masked = page_text(send(client, "GET", f"/prints/houses/{house_id}"))
+    assert "打印完整号码（将记入日志）" in masked and not any(n in masked for n in numbers)
+    before = db.session.scalar(select(db.func.max(AuditEvent.id))) or 0
+    for url in (f"/prints/houses/{house_id}", f"/prints/villages/{east_id}"):
+        body = page_text(send(client, "POST", url))
+        assert all(n in body for n in numbers) and "13812345678" in body and "13700001111" in body
+        assert "这些表格上印有完整号码。" in body
+    rows = print_rows(before)
+    assert [(r.action, r.target) for r in rows] == [("print_house_full", f"house:{house_id}")] * 2
+
+
 def test_house_without_a_scanned_visit_says_it_has_no_door_proof(town, login):
     town_, east, _west, collector = town
     house, _people = furnished_house(east, collector, scanned=False)
@@ -224,3 +242,14 @@ def test_archive_command_refuses_unknown_places_and_a_missing_chromium(town, app
     assert result.exit_code != 0 and "Chromium was not found" in result.output
     assert not out.exists()
     assert print_rows() == []  # nothing printed, nothing logged
+
+
+def test_archive_document_is_self_contained_and_masked_unless_asked(town):
+    _town, east, _west, collector = town
+    house, people = furnished_house(east, collector, people=1)
+    from fieldapp.prints.cli import render_archive
+    html_text, printed = render_archive(east, None, include_abroad=False)
+    assert len(printed) == 1 and "<link" not in html_text and "@page { size: A4 portrait" in html_text
+    assert people[0].id_number not in html_text and mask_id(people[0].id_number) in html_text
+    html_text, _printed = render_archive(east, None, include_abroad=False, full=True)
+    assert people[0].id_number in html_text

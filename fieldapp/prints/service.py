@@ -10,9 +10,12 @@ Rules:
   closed one is marked closed: its cancellation is part of the record).
 - Visit proof: the newest VISITS_SHOWN visits to the door, each with its collector and whether it
   was opened by scanning the door's QR (the only door proof, rules/visits.py).
+- Identifiers (document, phone and credit-code numbers) are masked unless the reader asks for full
+  numbers (a POST, for roles holding identifier.reveal; the command's --full-numbers).
 - Every printed house is a read of the house, its people and organisations: one audit row per house
-  (`print_house`, target house:<id>, records = 1 + people + organisations), so "who has looked at
-  this person" (the audit page, which follows the houses a person lived in) finds batch prints too.
+  (`print_house`, or `print_house_full` with full numbers; target house:<id>, records = 1 + people +
+  organisations), so "who has looked at this person" (the audit page, which follows the houses a
+  person lived in) finds batch prints too.
   An informant's form is one row (`print_informant`, target account:<id>, records = tips).
 - The informant's reward basis: a tip verified valid counts TIP_REWARD_YUAN yuan (seed 000:
   提供信息经核对有效的，奖励2元/条) in the month it was verified (rules/tips.month_key).
@@ -152,11 +155,12 @@ def batch_houses(reach: Reach, village: Village, sub_area: SubArea | None = None
     return list(db.session.scalars(query)), total
 
 
-def log_printed(account_id: int | None, printed: list[HouseSheet], how: str) -> None:
-    """One audit row per printed house (module docstring), in one transaction of its own."""
+def log_printed(account_id: int | None, printed: list[HouseSheet], how: str, full: bool = False) -> None:
+    """One audit row per printed house (module docstring), in one transaction of its own; printed
+    with full document and phone numbers, the row's action says so (print_house_full)."""
     with write_transaction():
         for sheet in printed:
-            audit(account_id, "print_house", f"house:{sheet.house.id}",
+            audit(account_id, "print_house_full" if full else "print_house", f"house:{sheet.house.id}",
                   f"{len(sheet.people)} people, {len(sheet.organisations)} organisations; {how}"[:255],
                   records=sheet.records)
 

@@ -3,7 +3,7 @@ prints/service.py; scoping comes from fieldapp.scope (a record outside the reade
 
 Routes:
   /prints                              what can be printed: villages, sub-areas, informants
-  /prints/houses/<id>                  one house's 信息采集表 (prints.registry)
+  /prints/houses/<id>                  one house's 信息采集表 (prints.registry); POST: with full numbers
   /prints/villages/<id>                every house of a village, a page break per house (prints.registry)
   /prints/sub-areas/<id>               every house of a sub-area (片区/楼组) (prints.registry)
   /prints/informants/<id>?from=&to=    an informant's 信息提供情况登记表 for a period (prints.tips)
@@ -65,18 +65,31 @@ def _town() -> Town:
     return db.session.get(Town, current_user.town_id)
 
 
-@bp.get("/prints/houses/<int:house_id>")
+def _full_numbers() -> bool:
+    """A POST (with its CSRF token, checked by Flask-WTF) prints full numbers: only for roles that may
+    reveal identifiers (403 otherwise), and logged as such. A GET prints them masked."""
+    if request.method != "POST":
+        return False
+    if not can(current_user.role, "identifier.reveal"):
+        abort(403)
+    return True
+
+
+@bp.route("/prints/houses/<int:house_id>", methods=["GET", "POST"])
 @scope.require("prints.registry")
 def house(house_id):
     house = scope.house_or_404(current_user, house_id)
+    full = _full_numbers()
     printed = service.sheets(service.Reach.for_account(current_user), [house])
     page = render_template("prints/houses.html", sheets=printed, town=_town(), title_place=printed[0].village.name,
-                           back=url_for("registry.house", house_id=house.id), pager=None, printed_on=days.today())
-    service.log_printed(current_user.id, printed, "print one house")
+                           back=url_for("registry.house", house_id=house.id), pager=None, printed_on=days.today(),
+                           full=full)
+    service.log_printed(current_user.id, printed, "print one house", full)
     return page
 
 
 def _batch(village: Village, sub_area: SubArea | None, endpoint: str, **route_args):
+    full = _full_numbers()
     reach = service.Reach.for_account(current_user)
     page_no = min(max(request.args.get("page", 1, type=int), 1), 100_000)
     houses, total = service.batch_houses(reach, village, sub_area, limit=PAGE_SIZE, offset=(page_no - 1) * PAGE_SIZE)
@@ -86,20 +99,20 @@ def _batch(village: Village, sub_area: SubArea | None, endpoint: str, **route_ar
              "first": (page_no - 1) * PAGE_SIZE + 1 if houses else 0, "last": (page_no - 1) * PAGE_SIZE + len(houses)}
     place = village.name + (f" · {sub_area.name}" if sub_area else "")
     page = render_template("prints/houses.html", sheets=printed, town=_town(), title_place=place,
-                           back=url_for(".index"), pager=pager, printed_on=days.today())
+                           back=url_for(".index"), pager=pager, printed_on=days.today(), full=full)
     where = f"sub_area:{sub_area.id}" if sub_area else f"village:{village.id}"
-    service.log_printed(current_user.id, printed, f"batch {where} page {page_no}")
+    service.log_printed(current_user.id, printed, f"batch {where} page {page_no}", full)
     return page
 
 
-@bp.get("/prints/villages/<int:village_id>")
+@bp.route("/prints/villages/<int:village_id>", methods=["GET", "POST"])
 @scope.require("prints.registry")
 def village(village_id):
     village = scope.village_or_404(current_user, village_id)
     return _batch(village, None, ".village", village_id=village.id)
 
 
-@bp.get("/prints/sub-areas/<int:sub_area_id>")
+@bp.route("/prints/sub-areas/<int:sub_area_id>", methods=["GET", "POST"])
 @scope.require("prints.registry")
 def sub_area(sub_area_id):
     sub_area = db.session.get(SubArea, scope.key_or_404(sub_area_id)) or abort(404)
