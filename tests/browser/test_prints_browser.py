@@ -14,7 +14,7 @@ from fieldapp.models import AuditEvent
 
 from ..builders import make_account, make_town
 from ..prints_builders import furnished_house, informant_with_tips, make_sub_area
-from .conftest import CHROMIUM, REQUIRED, sign_in
+from .conftest import CHROMIUM, REQUIRED, axe_violations, phone_profile, sign_in
 
 MM = 96 / 25.4  # CSS px per millimetre
 CONTENT_WIDTH_MM = 210 - 2 * 12  # A4 less the 12 mm margins of css/prints.css
@@ -128,3 +128,21 @@ def test_print_archive_command_writes_a_pdf_with_a_page_per_house(live_server, w
                                  str(tmp_path / "b3.pdf")])
     assert result.exit_code == 0, result.output
     assert pdf_pages((tmp_path / "b3.pdf").read_bytes()) == 2
+
+
+@pytest.mark.parametrize("english", [False, True], ids=["zh", "en"])
+def test_print_pages_have_no_accessibility_violations(pw, browser, live_server, world, english):
+    base = live_server.base_url
+    ctx = browser.new_context(**phone_profile(pw), bypass_csp=True)  # axe is injected as a script
+    page = ctx.new_page()
+    sign_in(page, base, world["head"])
+    if english:
+        page.click("header form.inline button[lang]")
+        page.wait_for_selector("html[lang=en]")
+    found = {}
+    for path in ("/prints", f"/prints/villages/{world['village']}", f"/prints/sub-areas/{world['area']}",
+                 f"/prints/informants/{world['informant']}"):
+        page.goto(base + path)
+        found[path] = axe_violations(page)
+    ctx.close()
+    assert {path: v for path, v in found.items() if v} == {}
