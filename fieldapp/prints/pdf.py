@@ -8,7 +8,7 @@ import subprocess
 import tempfile
 from pathlib import Path
 
-DEFAULT_TIMEOUT_S = 300  # a village of a thousand houses prints in well under a minute (see the report)
+DEFAULT_TIMEOUT_S = 300  # 637 houses (余坪村 of the demo) took about 2 minutes on 2 busy cores: bench/README.md
 
 
 class PdfError(Exception):

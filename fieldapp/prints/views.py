@@ -11,6 +11,7 @@ Routes:
 from __future__ import annotations
 
 from datetime import date
+from functools import wraps
 
 from flask import Blueprint, abort, render_template, request, url_for
 from flask_login import current_user, login_required
@@ -35,8 +36,7 @@ def _labels():
 
 
 def _may_print_something(view):
-    from functools import wraps
-
+    """Signed in, and the role may print something (prints.registry or prints.tips); 403 otherwise."""
     @wraps(view)
     @login_required
     def wrapped(*args, **kwargs):
