@@ -27,6 +27,7 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
+from .prints_builders import add_print_targets, matrix_url_args as prints_url_args
 from .roster_builders import (add_roster_targets, matrix_post_data as roster_post_data,
                               matrix_url_args as roster_url_args)
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
@@ -316,6 +317,30 @@ MATRIX = [
     ("roster.move",                  "GET",  "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("roster.move",                  "POST", "own",     (303,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("roster.move",                  "POST", "town2",   (404,   403,   403,   403,   403,    403,   403,   LOGIN)),
+    # Printed forms (fieldapp/prints): prints.registry = supervisor, village head, reviewer, police;
+    # prints.tips (an informant's form) = supervisor, village head. "own" sub-area and informant:
+    # those of the own village (tests/prints_builders.add_print_targets).
+    ("prints.index",                 "GET",  "-",       (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.house",                 "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.village",               "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "own",     (403,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "west",    (403,   200,   404,   403,   403,    403,   403,   LOGIN)),
+    ("prints.informant",             "GET",  "town2",   (403,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    # POST: the same forms with full numbers (identifier.reveal, which every prints.registry role holds).
+    ("prints.house",                 "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.house",                 "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.house",                 "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.village",               "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.village",               "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("prints.sub_area",              "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("prints.sub_area",              "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -380,6 +405,8 @@ class Target:
     leaver_photo: str = ""  # ... and of `leaver`
     mover: int | None = None  # roster.move: a collector to move (tests/roster_builders.py)
     batch: str = ""  # roster.batch_letters: an issue batch with an ID not yet activated
+    sub_area: int | None = None  # a sub-area holding `house` (prints.*)
+    informant: int | None = None  # an informant of `village` (prints.informant)
 
 
 @dataclass
@@ -421,6 +448,7 @@ def build_world() -> World:
     add_photo_targets(world)
     add_townsetup_targets(world)
     add_roster_targets(world)
+    add_print_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -451,6 +479,10 @@ AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house",
                 "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail"}
+                "registry.edit_organisation", "registry.leave", "prints.house", "prints.informant"}
+
+# GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
+AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
 
 
 
@@ -495,9 +527,15 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.index": {"record": f"person:{target.person}"},
         "auditlog.export": {"record": f"person:{target.person}"},
     }
-    return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
-            or photo_url_args(endpoint, target) or town_url_args(endpoint, target) or roster_url_args(endpoint, target)
-            or {})
+    if endpoint in args:
+        return args[endpoint]
+    # Each area's builders know the arguments of its own routes (None for the others).
+    for area_args in (matrix_url_args, doors_url_args, photo_url_args, town_url_args, roster_url_args,
+                      prints_url_args):
+        found = area_args(endpoint, target)
+        if found:
+            return found
+    return {}
 
 
 def post_data(endpoint: str, target: Target) -> dict:
@@ -617,9 +655,13 @@ def test_permission_matrix(ctx, app, login, who):
             failures.append(f"{where}: answered {got} but wrote nothing")
         audits_only = ((endpoint in AUDITED_GETS and got == 200)
                        or (endpoint in AUDITED_RERENDERS and got in (409, 422)))
-        if audits_only:
+        per_house = endpoint in AUDITED_PER_HOUSE and got == 200
+        if audits_only or per_house:
             # Edit forms show full numbers, so opening one writes one audit event and nothing else.
-            expected_after = {**before, "audit_events": before["audit_events"] + 1}
+            rows = response.get_data(as_text=True).count('<section class="sheet"') if per_house else 1
+            expected_after = {**before, "audit_events": before["audit_events"] + rows}
+            if per_house and rows == 0:
+                failures.append(f"{where}: printed no house")
             if after != expected_after:
                 failures.append(f"{where}: expected exactly one audit event, got {before} -> {after}")
         elif not should_write and after != before:

@@ -25,6 +25,8 @@ ACTION_LABELS = {
     "audit_view": _l("Audit log viewed"), "audit_export": _l("Audit log exported"),
     "audit_prune": _l("Old audit rows deleted"),
     "view_photo": _l("Photo viewed"),
+    "print_house": _l("Printed a house's collection form"), "print_informant": _l("Printed an informant's tip form"),
+    "print_house_full": _l("Printed a house's collection form with full numbers"),
 }
 
 

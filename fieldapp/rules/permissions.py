@@ -57,6 +57,15 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Assigning collectors and informants to sub-areas: the village head (seed 000: 居民区书记 assigns
     # areas) for their villages; the admin for the whole town when it is set up.
     "town.assign": frozenset({"admin", "village_head"}),
+    # Printed forms (fieldapp/prints): the 信息采集表 of a house, one or a village / sub-area at a
+    # time, for signatures and the paper archive. Seed 000: the entry clerk (reviewer) checks and
+    # archives the forms, village heads and the town (supervisors) check them, police print their
+    # own (people from abroad, by scope). Collectors enter on the phone and print nothing: a batch
+    # print is a read of a whole village.
+    "prints.registry": frozenset({"supervisor", "village_head", "reviewer", "police"}),
+    # An informant's 信息提供情况登记表 (tips and the reward basis over a period): those who oversee
+    # tips and pay the rewards (tips.oversee).
+    "prints.tips": frozenset({"supervisor", "village_head"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
