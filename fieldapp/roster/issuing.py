@@ -30,8 +30,10 @@ from ..rules.register_import import FileProblem, cell_text
 
 # An upload on the web page. Each ID's activation code gets a slow hash (about 0.1-0.5 s of one
 # core, bench/README.md "Collection IDs in bulk"), and the request must finish well inside the
-# server's 60 s timeout; the CLI takes longer lists (no request timeout there).
-WEB_MAX_ROWS = 200
+# server's 60 s timeout even on a busy 2-core server: 200 rows took 85 s at load 10 (bench/README.md),
+# 100 rows are about 15 s of CPU, 7.5 s on two idle cores. The CLI takes longer lists (no request
+# timeout there).
+WEB_MAX_ROWS = 100
 
 FILE_MESSAGES = {
     "empty": _l("The file is empty or has only a header row."),
