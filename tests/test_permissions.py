@@ -472,19 +472,15 @@ def build_world() -> World:
 
 # --- helpers ---------------------------------------------------------------------------------
 
-
-
 # GETs that show personal data (or the audit log itself) write exactly one audit row when they answer 200.
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
                 "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
-                "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail"}
-                "registry.edit_organisation", "registry.leave", "prints.house", "prints.informant"}
+                "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
+                "prints.house", "prints.informant"}
 
 # GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
 AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
-
-
 
 # POSTs whose refusal shows the page with personal data again (the tip, the edit form's numbers):
 # that showing is logged like the GET's.
