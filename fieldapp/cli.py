@@ -106,6 +106,7 @@ def prune_sign_ins_command():
 
 
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+from .imports.cli import commands as register_import_commands  # noqa: E402
 
 @click.group("audit")
 def audit_group():
@@ -165,4 +166,4 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group]
+            import_houses_command, audit_group, *register_import_commands]
