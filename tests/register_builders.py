@@ -48,3 +48,14 @@ def upload(client, kind: str, data: bytes, filename: str = "register.csv", actio
     """POST a register to /imports/<kind>; action 'run' imports, 'check_only' only checks."""
     return client.post(f"/imports/{kind}", data={"file": (io.BytesIO(data), filename), action: "1"},
                        content_type="multipart/form-data")
+
+
+def make_organisation(house, uscc: str, name: str = "已登记单位"):
+    """An organisation registered through records (as the web page does) at `house`."""
+    from fieldapp import records
+    from fieldapp.extensions import db
+
+    org = records.add_organisation(records.Actor(None), house, {"name": name, "kind": "company", "uscc": uscc,
+                                                                "legal_rep": None, "phone": None, "employee_count": 3})
+    db.session.commit()
+    return org
