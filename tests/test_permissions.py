@@ -26,6 +26,7 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
+from .register_builders import matrix_post_data as imports_post_data, matrix_url_args as imports_url_args
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
 
 LOGIN = "login"  # 302 to the sign-in page
@@ -235,6 +236,12 @@ MATRIX = [
     ("doors.retire",                 "POST", "west",    (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.retire",                 "POST", "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.import_houses",          "POST", "-",       (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    # Register imports (fieldapp/imports): registers.import = supervisor, reviewer, police (personal
+    # data: not admin); the report's token names nobody's report here (404 for those allowed).
+    ("imports.upload",               "GET",  "-",       (403,   200,   403,   200,   403,    200,   403,   LOGIN)),
+    ("imports.upload",               "POST", "-",       (403,   303,   403,   303,   403,    303,   403,   LOGIN)),
+    ("imports.template",             "GET",  "-",       (403,   200,   403,   200,   403,    200,   403,   LOGIN)),
+    ("imports.report",               "GET",  "-",       (403,   404,   403,   404,   403,    404,   403,   LOGIN)),
     # Conflicts kept by sync (fieldapp/review): reviewers and police decide, within their scope;
     # a conflict on a person from abroad is police-only like the person.
     ("review.conflicts",             "GET",  "-",       (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
@@ -429,7 +436,8 @@ def url_args(endpoint: str, target: Target) -> dict:
         "auditlog.index": {"record": f"person:{target.person}"},
         "auditlog.export": {"record": f"person:{target.person}"},
     }
-    return args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target) or {}
+    return (args.get(endpoint) or matrix_url_args(endpoint, target) or doors_url_args(endpoint, target)
+            or imports_url_args(endpoint, target) or {})
 
 
 def post_data(endpoint: str, target: Target) -> dict:
@@ -437,6 +445,9 @@ def post_data(endpoint: str, target: Target) -> dict:
     doors = doors_post_data(endpoint, target)
     if doors is not None:
         return doors
+    imports = imports_post_data(endpoint, target)
+    if imports is not None:
+        return imports
     ours = matrix_post_data(endpoint, target)
     if ours is not None:
         return ours
