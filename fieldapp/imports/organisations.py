@@ -25,7 +25,7 @@ from sqlalchemy import select
 from .. import records
 from ..accounts import audit
 from ..extensions import db
-from ..models import Account, Organisation, Village, new_uid
+from ..models import Organisation, Village, new_uid
 from ..push.forms import form_for
 from ..registry.forms import OrganisationForm
 from ..rules.register_import import FileProblem, parse_address, row_texts
