@@ -51,7 +51,8 @@ def _counters_match_recount():
 
 
 @pytest.fixture
-def world(ctx):
+def world(ctx, tmp_path):
+    ctx.config["REGISTER_IMPORT_REPORT_DIR"] = str(tmp_path / "reports")
     town, (east, west) = make_town()
     homes = {"east1": make_house(east, "1", "1"), "east2": make_house(east, "2", "1"), "west1": make_house(west, "1", "1")}
     return {"town": town, "east": east, "west": west, "homes": homes,
@@ -332,11 +333,11 @@ def test_unreadable_files_say_what_to_do(world, login):
     assert _people() == []
 
 
-def test_row_cap_of_the_web_page(make_app, ctx):
+def test_row_cap_of_the_web_page(make_app, ctx, tmp_path):
     town, (east, _west) = make_town()
     make_house(east, "1", "1")
     account = make_account(town, "reviewer", [east])
-    small = make_app(REGISTER_IMPORT_MAX_ROWS=3)
+    small = make_app(REGISTER_IMPORT_MAX_ROWS=3, REGISTER_IMPORT_REPORT_DIR=str(tmp_path))
     client = small.test_client()
     from .builders import sign_in
     sign_in(client, account.collection_id)

@@ -38,7 +38,7 @@ SHOWN_ISSUES = 300  # on the page; the downloaded report has them all
 
 
 def _report_dir() -> Path:
-    path = Path(current_app.instance_path) / "import_reports"
+    path = Path(current_app.config["REGISTER_IMPORT_REPORT_DIR"] or Path(current_app.instance_path) / "import_reports")
     path.mkdir(parents=True, exist_ok=True)
     return path
 
