@@ -304,9 +304,35 @@ def test_police_import_people_from_abroad_with_passports(world, login):
 def test_employers_by_credit_code(world, login):
     org = make_organisation(world["homes"]["east2"], uscc(7))
     client = english(login(world["reviewer"]))
-    response = upload(client, "people", csv_bytes([person_row(resident_id(), employer=uscc(7).lower())], PEOPLE_HEADER))
+    rows = [person_row(resident_id(), employer=uscc(7).lower()), person_row(resident_id())]
+    response = upload(client, "people", csv_bytes(rows, PEOPLE_HEADER))
     assert response.status_code == 303, response.get_data(as_text=True)[:3000]
-    assert _people()[0].employer_id == org.id
+    assert [p.employer_id for p in _people()] == [org.id, None]  # the second row does not inherit it
+
+
+def test_one_form_checks_every_row_without_carrying_anything_over(world, ctx):
+    """The import fills one PersonForm per row (people.RowForm): values and errors of a row never
+    reach the next one."""
+    from fieldapp.imports.people import RowForm
+
+    with ctx.test_request_context():
+        _check_rows_one_after_another(RowForm("en", police=False))
+
+
+def _check_rows_one_after_another(checker):
+    bad = checker.check({"name": "", "id_type": "111", "id_number": "123", "category": "migrant"}, None)
+    assert not bad.validate() and {"name", "id_number", "away_duration", "move_in_reason"} <= set(bad.errors)
+    number = resident_id()
+    good = checker.check({"name": "甲", "id_type": "111", "id_number": number, "category": "local",
+                          "ethnicity": "01", "move_in_date": date(2016, 1, 1)}, None)
+    assert good.validate(), good.errors
+    data = good.record_data()
+    assert (data["name"], data["id_number"], data["ethnicity"], data["phone"], data["employer_id"]) == (
+        "甲", number, "01", None, None)
+    third = checker.check({"name": "乙", "id_type": "111", "id_number": resident_id(), "category": "local"}, None)
+    assert third.validate() and third.record_data()["ethnicity"] is None and third.record_data()["move_in_date"] is None
+    assert not checker.check({"name": "丙", "id_type": "111", "id_number": resident_id(), "category": "abroad"},
+                             None).validate()  # not a choice for non-police, as on the web form
 
 
 def test_an_error_while_writing_rolls_everything_back(world, login, monkeypatch):
