@@ -216,6 +216,11 @@ def test_new_houses_only_when_the_file_says_so_one_per_address(world, login):
     assert response.status_code == 303
     houses = list(db.session.scalars(select(House).where(House.group_name == "5")))
     assert len(houses) == 1 and houses[0].number == "8" and houses[0].collected_at is None
+    assert houses[0].door_code and len(houses[0].door_token) >= 27
+    change = db.session.execute(select(Change.kind, Change.source, Change.fields).where(
+        Change.entity == "house", Change.entity_id == houses[0].id)).one()
+    assert change[:2] == ("new", "import") and change[2]["number"] == [None, "8"]
+    assert db.session.get(VillageCounter, world["east"].id).houses == 0  # not visited: not counted
     assert {p.house_id for p in _people()} == {houses[0].id}
     assert _counters_match_recount()
 

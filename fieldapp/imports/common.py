@@ -18,7 +18,7 @@ from sqlalchemy import select
 from .. import records
 from ..doors import importer as house_import
 from ..extensions import db
-from ..models import House, Village
+from ..models import House, Village, new_uid
 from ..registry.forms import CHANGE_FIELD_LABELS
 from ..rules.address import address_key
 from ..rules.identifiers import mask_id, mask_phone
@@ -271,10 +271,14 @@ def find_houses(plan: Plan, villages: list[Village], default: Village | None = N
 
 
 def create_houses(plan: Plan, actor: records.Actor) -> dict[tuple[int, str], tuple[int, str]]:
-    """Create the plan's new houses (as imported houses are: in the register, not yet visited) and
-    return every house the plan names: key -> (id, uid)."""
+    """Create the plan's new houses as imported houses are (in the register, not yet visited: as
+    records.create_house(collected=False), in bulk through records.insert_new) and return every
+    house the plan names: key -> (id, uid)."""
     houses = dict(plan.houses)
-    for key, row in plan.new_houses.items():
-        house = records.create_house(actor, key[0], dict(row.address), collected=False)
-        houses[key] = (house.id, house.uid)
+    for batch in chunks(list(plan.new_houses.items()), 2000):
+        made = [(key, records.NewRecord(entity="house", actor=actor, uid=new_uid(), village_id=key[0],
+                                        data=dict(row.address))) for key, row in batch]
+        ids = records.insert_new([record for _key, record in made], {}, houses_collected=False)
+        for key, record in made:
+            houses[key] = (ids[record.uid], record.uid)
     return houses

@@ -161,8 +161,7 @@ def import_rows(plan: Plan, account_id: int | None) -> dict[str, int]:
     if not plan.ok:
         raise ValueError("only a plan without rejected rows is imported")
     actor = records.Actor(account_id, "import")
-    with db.session.no_autoflush:
-        houses = common.create_houses(plan, actor)
+    houses = common.create_houses(plan, actor)
     new = [row for row in plan.rows if row.outcome == "new"]
     for batch in common.chunks(new, 2000):
         house_ids = {houses[row.house_key][1]: houses[row.house_key][0] for row in batch}
