@@ -22,7 +22,7 @@ from ..models import House, Village, new_uid
 from ..registry.forms import CHANGE_FIELD_LABELS
 from ..rules.address import address_key
 from ..rules.identifiers import mask_id, mask_phone
-from ..rules.register_import import FileProblem, RowIssue, map_header, read_cells
+from ..rules.register_import import FileProblem, RowIssue, iter_cells, map_header
 
 ADDRESS_KEY_MAX = house_import.ADDRESS_KEY_MAX
 
@@ -140,16 +140,16 @@ def read_rows(plan: Plan, data: bytes, max_rows: int, index: dict, required: tup
     """Read the file's header (`index`: rules.register_rows' aliases) and its rows, each through
     `parse(line, cells)` (None for a blank row). `village_given`: the village column may be left out.
     Raises FileProblem."""
-    cells = read_cells(data, max_rows)
-    if not cells:
+    rows = iter_cells(data, max_rows)
+    header = next(rows, None)
+    if header is None:
         raise FileProblem("empty")
-    plan.headers = [str(h).strip() if h is not None else "" for h in cells[0]]
+    plan.headers = [str(h).strip() if h is not None else "" for h in header]
     if village_given:
         required = tuple(c for c in required if c != "village")
-    plan.columns, plan.ignored_columns = map_header(cells[0], index, required)
-    for line in range(1, len(cells)):
-        row = parse(line + 1, cells[line])
-        cells[line] = None  # the parsed row replaces the cells: memory stays at one copy
+    plan.columns, plan.ignored_columns = map_header(header, index, required)
+    for line, cells in enumerate(rows, start=2):
+        row = parse(line, cells)
         if row is not None:
             plan.rows.append(row)
     if not plan.rows:
@@ -268,6 +268,9 @@ def find_houses(plan: Plan, villages: list[Village], default: Village | None = N
             if key in plan.new_houses:
                 row.house_key = key
                 row.issues = [i for i in row.issues if i.code != "no_house"]
+    for row in plan.rows:  # a registered house is known by its key from now on: memory for big files
+        if row.house_key in plan.houses:
+            row.address = None
 
 
 def create_houses(plan: Plan, actor: records.Actor) -> dict[tuple[int, str], tuple[int, str]]:

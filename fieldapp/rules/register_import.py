@@ -107,9 +107,14 @@ def decode_text(data: bytes) -> str:
 
 def csv_rows(text: str) -> list[list[str]]:
     """Rows of a delimited text: comma, tab or semicolon, whichever the header line uses most."""
+    return list(iter_csv_rows(text))
+
+
+def iter_csv_rows(text: str):
+    """csv_rows one at a time."""
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
-    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
 def header_key(text) -> str:
@@ -243,22 +248,25 @@ OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
 
 def read_cells(data: bytes, max_rows: int) -> list[list]:
     """All rows of a CSV or .xlsx file (header first) as lists of cell values, blank rows at the end
-    dropped; at most max_rows + 1 rows (FileProblem 'too_many_rows' beyond). An .xlsx is read from its
-    first sheet; the old .xls format and anything unreadable are FileProblems."""
+    dropped (see iter_cells)."""
+    return drop_blank_tail(list(iter_cells(data, max_rows)))
+
+
+def iter_cells(data: bytes, max_rows: int):
+    """The rows of a CSV or .xlsx file (header first) as lists of cell values, one at a time, so a
+    big register is never held twice. An .xlsx is read from its first sheet; the old .xls format and
+    anything unreadable are FileProblems, and so is a row with data beyond max_rows data rows
+    ('too_many_rows'; blank rows past the limit, as spreadsheets end with, are not counted)."""
     if data.startswith(OLE_MAGIC):
         raise FileProblem("old_excel")
-    if data.startswith(ZIP_MAGIC):
-        rows = _xlsx_rows(data, max_rows)
-    else:
-        rows = csv_rows(decode_text(data))
-        if len(rows) > max_rows + 1:
-            rows = drop_blank_tail(rows)
-            if len(rows) > max_rows + 1:
-                raise FileProblem("too_many_rows", limit=max_rows)
-    return drop_blank_tail(rows)
+    source = _xlsx_rows(data) if data.startswith(ZIP_MAGIC) else iter_csv_rows(decode_text(data))
+    for count, row in enumerate(source):
+        if count > max_rows and any(cell_text(c) for c in row):
+            raise FileProblem("too_many_rows", limit=max_rows)
+        yield row
 
 
-def _xlsx_rows(data: bytes, max_rows: int) -> list[list]:
+def _xlsx_rows(data: bytes):
     import zipfile
 
     from openpyxl import load_workbook
@@ -269,21 +277,17 @@ def _xlsx_rows(data: bytes, max_rows: int) -> list[list]:
     except (zipfile.BadZipFile, KeyError, ValueError, OSError):
         raise FileProblem("unreadable") from None
     try:
-        sheet = book.worksheets[0]
-        rows = []
         blank_run = 0
-        for values in sheet.iter_rows(values_only=True):
-            # Formatted but empty rows (a template's data validation reaches far down) are not data.
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            # Formatted but empty rows (a template's data validation reaches far down) are not data;
+            # a thousand of them in a row end the sheet.
             if not any(cell_text(v) for v in values):
                 blank_run += 1
                 if blank_run > 1000:
                     break
             else:
                 blank_run = 0
-            rows.append(list(values))
-            if len(rows) > max_rows + 1 + blank_run:
-                raise FileProblem("too_many_rows", limit=max_rows)
-        return rows
+            yield list(values)
     finally:
         book.close()
 
