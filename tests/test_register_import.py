@@ -195,7 +195,7 @@ def test_the_report_downloads_as_xlsx_for_its_owner_only(world, login):
     assert download.status_code == 200 and download.mimetype.endswith("spreadsheetml.sheet")
     sheet = load_workbook(io.BytesIO(download.data)).active
     rows = list(sheet.iter_rows(values_only=True))
-    assert rows[0] == ("Row", "Column", "Cell", "What is wrong", "What to do", "Kind")
+    assert rows[0] == ("Row", "Column", "Cell", "What is wrong", "What to do", "Error or notice")
     assert rows[1][:2] == (2, "C 门牌号") and "No house at this address" in rows[1][3] and rows[1][5] == "Error"
     assert "新建房屋" in rows[1][4]
     assert all(number not in str(cell) for row in rows for cell in row)

@@ -113,7 +113,7 @@ def _report_rows(plan: Plan):
 
 
 def _headers() -> list[str]:
-    return [_("Row"), _("Column"), _("Cell"), _("What is wrong"), _("What to do"), _("Kind")]
+    return [_("Row"), _("Column"), _("Cell"), _("What is wrong"), _("What to do"), _("Error or notice")]
 
 
 def report_xlsx(plan: Plan) -> bytes:
