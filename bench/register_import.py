@@ -5,7 +5,7 @@ big register (100,000 people by default), --check and the import itself, each in
 
 Builds a scratch database through the migrations (a temporary SQLite file by default; a PostgreSQL
 URL is wiped), two villages with one house per four people (registered through records.insert_new,
-as imported or collected houses are), and a GB18030 CSV of the people as a clerk's register would
+as imported or collected houses are; with --new-houses none, and the import creates them), and a GB18030 CSV of the people as a clerk's register would
 have them (every column of the template filled, a quarter of them migrants). Then it runs the real
 command (through Flask's CLI runner) in a child process per phase and reports wall time, CPU time and
 the child's peak RSS. Finally it checks the counters against `records.recount()`.
@@ -32,7 +32,7 @@ def _app(url: str):
     return create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
 
 
-def build(url: str, people: int, path: Path) -> None:
+def build(url: str, people: int, path: Path, new_houses: bool = False) -> None:
     from flask_migrate import upgrade
     from sqlalchemy import create_engine, text
 
@@ -52,7 +52,7 @@ def build(url: str, people: int, path: Path) -> None:
     with app.app_context():
         upgrade()
         _town, villages = make_town()
-        houses = people // PER_HOUSE + 1
+        houses = 0 if new_houses else people // PER_HOUSE + 1
         actor = records.Actor(None, "import")
         for start in range(0, houses, 5000):
             batch = [records.NewRecord(entity="house", actor=actor, uid=new_uid(), village_id=villages[n % 2].id,
@@ -71,6 +71,7 @@ def build(url: str, people: int, path: Path) -> None:
         number = body + resident_id_check_digit(body)
         migrant = n % 4 == 3
         rows.append(person_row(number, village=village, group=str(1 + house // 500), number=str(1 + house % 500),
+                               create="是" if new_houses and n % PER_HOUSE == 0 else "",
                                name=f"人员{n}", phone=f"139{n:08d}", ethnicity="汉族",
                                category="外来人口" if migrant else "户籍人口",
                                relation="户主" if n % PER_HOUSE == 0 else "子",
@@ -112,6 +113,8 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--people", type=int, default=100_000)
     parser.add_argument("--url", default=None)
+    parser.add_argument("--new-houses", action="store_true",
+                        help="register no house first: the file's first row per address says 新建房屋=是")
     parser.add_argument("--phase", choices=["check", "import"], help=argparse.SUPPRESS)
     parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -121,8 +124,9 @@ def main() -> None:
     url = args.url or "sqlite:///" + str(Path(tempfile.mkdtemp()) / "bench.sqlite")
     path = Path(tempfile.mkdtemp()) / "people.csv"
     start = time.perf_counter()
-    build(url, args.people, path)
-    print(f"{url.split(':', 1)[0]}: {args.people} people, {args.people // PER_HOUSE + 1} houses, "
+    build(url, args.people, path, args.new_houses)
+    print(f"{url.split(':', 1)[0]}: {args.people} people, {args.people // PER_HOUSE + 1} houses "
+          f"({'created by the import' if args.new_houses else 'registered before'}), "
           f"{path.stat().st_size // 1024} KB GB18030 CSV (built in {time.perf_counter() - start:.0f} s)")
     for name in ("check", "import"):
         out = subprocess.run([sys.executable, __file__, "--phase", name, "--url", url, "--file", str(path)],
