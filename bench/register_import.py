@@ -125,7 +125,8 @@ def main() -> None:
     path = Path(tempfile.mkdtemp()) / "people.csv"
     start = time.perf_counter()
     build(url, args.people, path, args.new_houses)
-    print(f"{url.split(':', 1)[0]}: {args.people} people, {args.people // PER_HOUSE + 1} houses "
+    houses = -(-args.people // PER_HOUSE) if args.new_houses else args.people // PER_HOUSE + 1
+    print(f"{url.split(':', 1)[0]}: {args.people} people, {houses} houses "
           f"({'created by the import' if args.new_houses else 'registered before'}), "
           f"{path.stat().st_size // 1024} KB GB18030 CSV (built in {time.perf_counter() - start:.0f} s)")
     for name in ("check", "import"):
