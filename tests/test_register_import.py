@@ -375,6 +375,15 @@ def test_row_cap_of_the_web_page(make_app, ctx, tmp_path):
     english(client)
     response = upload(client, "people", csv_bytes([person_row(resident_id()) for _ in range(4)], PEOPLE_HEADER))
     assert response.status_code == 422 and "more than 3 rows" in response.get_data(as_text=True)
+    tight = make_app(REGISTER_IMPORT_MAX_BYTES=1024 * 1024, REGISTER_IMPORT_REPORT_DIR=str(tmp_path))
+    client = tight.test_client()
+    sign_in(client, account.collection_id)
+    english(client)
+    big = csv_bytes([person_row(resident_id(), name="长" * 20) for _ in range(7800)], PEOPLE_HEADER)
+    assert 1024 * 1024 < len(big) < 1024 * 1024 + 64 * 1024
+    response = upload(client, "organisations", big)
+    assert response.status_code == 422 and "larger than 1 MB" in response.get_data(as_text=True)
+    assert _people() == []
 
 
 # --- organisations --------------------------------------------------------------------------------
