@@ -499,6 +499,25 @@ def test_cli_checks_imports_and_reports(world, runner, tmp_path):
     assert len(_people()) == 2
 
 
+def test_cli_a_register_changed_meanwhile_imports_nothing(world, runner, tmp_path, monkeypatch):
+    """A document registered by someone else between the check and the write: the unique document
+    constraint refuses the insert, and the whole import is rolled back with a message."""
+    number = resident_id()
+    path = tmp_path / "people.csv"
+    path.write_bytes(csv_bytes([person_row(resident_id()), person_row(number, number="2")], PEOPLE_HEADER))
+    real = records.insert_new
+
+    def racing(new, house_ids, **kwargs):
+        make_person(world["homes"]["west1"], id_number=number)  # committed by "someone else"
+        return real(new, house_ids, **kwargs)
+
+    monkeypatch.setattr(records, "insert_new", racing)
+    before = len(_people())
+    result = runner.invoke(args=["import-people", str(path)])
+    assert result.exit_code != 0 and "nothing was imported" in result.output
+    assert [p.id_number for p in _people()][before:] == [number]  # only the other registration
+
+
 def test_cli_one_village_without_a_village_column(world, runner, tmp_path):
     path = tmp_path / "people.xlsx"
     header = PEOPLE_HEADER[1:]

@@ -12,6 +12,7 @@ import click
 from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 
 from ..extensions import db
 from ..models import Town, Village
@@ -74,8 +75,14 @@ def _run(kind: str, path: Path, village: str | None, check_only: bool, max_rows:
         click.echo("Checked only; nothing imported.")
         return
     module = people if kind == "people" else organisations
-    counts = module.import_rows(plan, None)
-    db.session.commit()
+    try:
+        counts = module.import_rows(plan, None)
+        db.session.commit()
+    except IntegrityError:
+        # Someone registered one of these documents, codes or addresses meanwhile.
+        db.session.rollback()
+        raise click.ClickException("The register changed while importing, so nothing was imported. "
+                                   "Run the command again.") from None
     click.echo("Imported: " + ", ".join(f"{n} {what}" for what, n in counts.items()) + ".")
 
 
