@@ -38,14 +38,13 @@ SHOWN_ISSUES = 300  # on the page; the downloaded report has them all
 
 
 def _report_dir() -> Path:
-    path = Path(current_app.config["REGISTER_IMPORT_REPORT_DIR"] or Path(current_app.instance_path) / "import_reports")
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+    return Path(current_app.config["REGISTER_IMPORT_REPORT_DIR"] or Path(current_app.instance_path) / "import_reports")
 
 
 def _keep_report(plan: common.Plan) -> str:
     """Store the plan's report for the uploader (module docstring); returns its token."""
     folder = _report_dir()
+    folder.mkdir(parents=True, exist_ok=True)
     cutoff = time.time() - REPORT_TTL_S
     for old in folder.glob("*.xlsx"):
         if old.stat().st_mtime < cutoff:
