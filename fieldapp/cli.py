@@ -119,6 +119,7 @@ def prune_sign_ins_command():
 
 
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+from .imports.cli import commands as register_import_commands  # noqa: E402
 from .prints.cli import print_archive_command  # noqa: E402
 from .roster.cli import issue_ids_command  # noqa: E402
 from .townsetup.cli import town_group  # noqa: E402
@@ -181,4 +182,5 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group, town_group, issue_ids_command, print_archive_command]
+            import_houses_command, audit_group, town_group, issue_ids_command, print_archive_command,
+            *register_import_commands]

@@ -93,6 +93,14 @@ class Defaults:
     # bigger registers go through `flask --app fieldapp import-houses` (its own --max-rows).
     DOOR_IMPORT_MAX_BYTES = 5 * 1024 * 1024
     DOOR_IMPORT_MAX_ROWS = 5_000
+    # People and organisation register imports from the web page (fieldapp/imports): new people are
+    # written in batches (about 0.5 ms a row), so 20,000 rows stay inside a worker's request
+    # timeout; bigger registers go through `flask --app fieldapp import-people` / `import-orgs`.
+    REGISTER_IMPORT_MAX_BYTES = 10 * 1024 * 1024
+    REGISTER_IMPORT_MAX_ROWS = 20_000
+    # Where a check's downloadable report is kept for a day (masked; one file per check). Empty: the
+    # instance folder's import_reports/. Several servers behind one address need a shared folder.
+    REGISTER_IMPORT_REPORT_DIR = ""
 
     # The progress map's tile layer: a URL template ({z}/{x}/{y}, optional {s}) and its attribution
     # (HTML). Empty: points on a plain background, and the CSP names no outside host. Positions are

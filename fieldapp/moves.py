@@ -80,18 +80,28 @@ def register(account: Account, actor: records.Actor, house, data: dict, relation
     """Register the person in `data` at `house` for `account` (see the module's rules)."""
     known = records.find_person(data["id_type"], data["id_number"])
     if known is not None and not _sees(account, known):
-        request = MoveRequest(
-            **({"uid": uid} if uid else {}), person_id=known.id, from_village_id=known.village_id, to_house_id=house.id,
-            to_village_id=house.village_id, data={n: records.json_value(v) for n, v in data.items()},
-            relation=relation, room=room, police_only=_police_only(known, data), source=actor.source,
-            item_uid=item_uid, requested_by_id=account.id, known_on=actor.known_on,
-            collected_at=actor.collected_at or utcnow(), visit_uid=actor.visit_uid, door_proof=actor.door_proof)
-        db.session.add(request)
-        db.session.flush()
-        audit(account.id, "move.request", f"move_request:{request.id}")
+        request = request_move(account.id, actor, known, house, data, relation, room, uid=uid, item_uid=item_uid)
         return Registered("requested", request=request)
     person, outcome, conflicts = records.add_person(actor, house, data, relation, room, uid=uid)
     return Registered(outcome, person, conflicts)
+
+
+def request_move(account_id: int | None, actor: records.Actor, known: Person, house, data: dict,
+                 relation: str | None = None, room: str | None = None, uid: str | None = None,
+                 item_uid: str | None = None) -> MoveRequest:
+    """Ask for `known` (a registered person) to be moved to `house` with what was typed (`data`):
+    nobody moves until a reviewer confirms (see the module's rules). `account_id` None: a register
+    import run from the command line."""
+    request = MoveRequest(
+        **({"uid": uid} if uid else {}), person_id=known.id, from_village_id=known.village_id, to_house_id=house.id,
+        to_village_id=house.village_id, data={n: records.json_value(v) for n, v in data.items()},
+        relation=relation, room=room, police_only=_police_only(known, data), source=actor.source,
+        item_uid=item_uid, requested_by_id=account_id, known_on=actor.known_on,
+        collected_at=actor.collected_at or utcnow(), visit_uid=actor.visit_uid, door_proof=actor.door_proof)
+    db.session.add(request)
+    db.session.flush()
+    audit(account_id, "move.request", f"move_request:{request.id}")
+    return request
 
 
 # The review side ----------------------------------------------------------------------------------

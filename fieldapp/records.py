@@ -518,8 +518,8 @@ def _insert_returning_ids(model, rows: list[dict]) -> dict[str, int]:
     return dict(result.all())
 
 
-def insert_new(new: list[NewRecord], house_ids: dict[str, int]) -> dict[str, int]:
-    """Bulk twin of create_house(collected=True), add_person (a document not registered yet) and
+def insert_new(new: list[NewRecord], house_ids: dict[str, int], houses_collected: bool = True) -> dict[str, int]:
+    """Bulk twin of create_house(collected=houses_collected), add_person (a document not registered yet) and
     add_organisation, for records the caller has already checked (valid, uids and documents and
     credit codes unused, every existing house already registered at the door, see
     registered_at_door). It writes the same rows as those functions would one by one (records,
@@ -545,10 +545,12 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int]) -> dict[str, int
             values["rental_registered"] = bool(record.data.get("rental_registered"))
             rows.append({"uid": record.uid, "village_id": record.village_id, "door_code": code,
                          "door_token": new_door_token(), **values,
-                         "address_key": address_key(values, names[record.village_id]), "collected_at": now,
+                         "address_key": address_key(values, names[record.village_id]),
+                         "collected_at": now if houses_collected else None,
                          "created_at": now, "updated_at": now, "version": 1})
-            counts.setdefault(record.village_id, {}).setdefault("houses", 0)
-            counts[record.village_id]["houses"] += 1
+            if houses_collected:
+                counts.setdefault(record.village_id, {}).setdefault("houses", 0)
+                counts[record.village_id]["houses"] += 1
         ids.update(_insert_returning_ids(House, rows))
     if people:
         ids.update(_insert_returning_ids(Person, [

@@ -28,6 +28,7 @@ from .builders import db_state, make_account, make_other_town, make_house, make_
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
 from .prints_builders import add_print_targets, matrix_url_args as prints_url_args
+from .register_builders import matrix_post_data as imports_post_data, matrix_url_args as imports_url_args
 from .roster_builders import (add_roster_targets, matrix_post_data as roster_post_data,
                               matrix_url_args as roster_url_args)
 from .tips_builders import add_tip_targets, matrix_post_data, matrix_url_args
@@ -241,6 +242,12 @@ MATRIX = [
     ("doors.retire",                 "POST", "west",    (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.retire",                 "POST", "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.import_houses",          "POST", "-",       (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    # Register imports (fieldapp/imports): registers.import = supervisor, reviewer, police (personal
+    # data: not admin); the report's token names nobody's report here (404 for those allowed).
+    ("imports.upload",               "GET",  "-",       (403,   200,   403,   200,   403,    200,   403,   LOGIN)),
+    ("imports.upload",               "POST", "-",       (403,   303,   403,   303,   403,    303,   403,   LOGIN)),
+    ("imports.template",             "GET",  "-",       (403,   200,   403,   200,   403,    200,   403,   LOGIN)),
+    ("imports.report",               "GET",  "-",       (403,   404,   403,   404,   403,    404,   403,   LOGIN)),
     # Conflicts kept by sync (fieldapp/review): reviewers and police decide, within their scope;
     # a conflict on a person from abroad is police-only like the person.
     ("review.conflicts",             "GET",  "-",       (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
@@ -527,7 +534,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         return args[endpoint]
     # Each area's builders know the arguments of its own routes (None for the others).
     for area_args in (matrix_url_args, doors_url_args, photo_url_args, town_url_args, roster_url_args,
-                      prints_url_args):
+                      prints_url_args, imports_url_args):
         found = area_args(endpoint, target)
         if found:
             return found
@@ -539,6 +546,9 @@ def post_data(endpoint: str, target: Target) -> dict:
     doors = doors_post_data(endpoint, target)
     if doors is not None:
         return doors
+    imports = imports_post_data(endpoint, target)
+    if imports is not None:
+        return imports
     ours = matrix_post_data(endpoint, target)
     if ours is not None:
         return ours

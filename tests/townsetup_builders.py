@@ -45,7 +45,7 @@ def matrix_post_data(endpoint: str, target) -> dict | None:
     from sqlalchemy import select
 
     from fieldapp.extensions import db
-    from fieldapp.models import Village
+    from fieldapp.models import SubArea, Village
 
     if endpoint == "townsetup.index":
         return {"name": "测试镇", "code": "T1", "office": "测试镇人民政府", "county_code": "431226"}
@@ -60,7 +60,10 @@ def matrix_post_data(endpoint: str, target) -> dict | None:
     if endpoint == "townsetup.new_sub_area":
         return {"sub-name": "新片区", "sub-code": "N9", "sub-kind": "building_group"}
     if endpoint == "townsetup.edit_sub_area":
-        return {"sub-name": "改名片区", "sub-code": "M1", "sub-kind": "area"}
+        # The target's sub-area keeps its own code (other builders add sub-areas to the same target).
+        code = db.session.scalar(select(SubArea.code).where(SubArea.id == target.sub_area))
+        db.session.rollback()
+        return {"sub-name": "改名片区", "sub-code": code, "sub-kind": "area"}
     if endpoint == "townsetup.quotas":
         return {}
     if endpoint == "townsetup.upload_quotas":

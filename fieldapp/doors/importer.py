@@ -10,8 +10,6 @@ without a single rejected row, each house through records.create_house (Change r
 """
 from __future__ import annotations
 
-import io
-import zipfile
 from dataclasses import dataclass, field
 
 from flask_babel import lazy_gettext as _l
@@ -22,11 +20,8 @@ from ..accounts import audit
 from ..extensions import db
 from ..models import House, SubArea, Village
 from ..rules.address import address_key
-from ..rules.register_import import (FileProblem, ParsedRow, RowIssue, cell_text, csv_rows, decode_text, map_header,
-                                     parse_row)
+from ..rules.register_import import FileProblem, ParsedRow, RowIssue, map_header, parse_row, read_cells
 
-ZIP_MAGIC = b"PK\x03\x04"
-OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
 ADDRESS_KEY_MAX = 255  # House.address_key
 
 FILE_MESSAGES = {
@@ -91,44 +86,11 @@ def issue_message(issue: RowIssue) -> str:
     return str(message)
 
 
-def read_cells(data: bytes, max_rows: int) -> list[list]:
-    """All rows of the file (header first) as lists of cell values; at most max_rows + 1 rows."""
-    if data.startswith(OLE_MAGIC):
-        raise FileProblem("old_excel")
-    if data.startswith(ZIP_MAGIC):
-        return _xlsx_rows(data, max_rows)
-    rows = csv_rows(decode_text(data))
-    if len(rows) > max_rows + 1:
-        raise FileProblem("too_many_rows", limit=max_rows)
-    return rows
-
-
-def _xlsx_rows(data: bytes, max_rows: int) -> list[list]:
-    from openpyxl import load_workbook
-
-    try:
-        # read_only streams the sheet (memory stays flat); data_only gives formulas' cached values.
-        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
-        raise FileProblem("unreadable") from None
-    try:
-        sheet = book.worksheets[0]
-        rows = []
-        for values in sheet.iter_rows(values_only=True):
-            rows.append(list(values))
-            if len(rows) > max_rows + 1:
-                raise FileProblem("too_many_rows", limit=max_rows)
-        return rows
-    finally:
-        book.close()
-
-
 def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
     """Read and check every row (see the module docstring). `villages`: the importer's villages."""
     plan = Plan()
     try:
         cells = read_cells(data, max_rows)
-        cells = _drop_blank_tail(cells)
         if not cells:
             raise FileProblem("empty")
         columns, plan.ignored_columns = map_header(cells[0])
@@ -144,12 +106,6 @@ def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
         return plan
     _check_against_register(plan, villages)
     return plan
-
-
-def _drop_blank_tail(cells: list[list]) -> list[list]:
-    while cells and not any(cell_text(c) for c in cells[-1]):
-        cells.pop()
-    return cells
 
 
 def _check_against_register(plan: Plan, villages: list[Village]) -> None:

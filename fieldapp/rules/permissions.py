@@ -45,6 +45,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "moves.review": frozenset({"reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
+    # Importing existing people and organisation registers (fieldapp/imports): the entry clerk
+    # (信息录入人员, reviewer) whose job is entering and deduplicating records, the street office /
+    # town (supervisor) that holds the old registers, and police (the only ones who may bring in people
+    # from abroad). Not admins (they do not read personal records), not collectors (door work, not
+    # bulk entry), not village heads (oversight, no writes), not informants.
+    "registers.import": frozenset({"supervisor", "reviewer", "police"}),
     # The audit log (/audit): who did what, who read whose data. Town-level oversight only.
     "audit.view": frozenset({"admin", "supervisor"}),
     # Photos of people, houses and tips (fieldapp/photoview): whoever reads the record reads its

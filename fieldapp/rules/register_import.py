@@ -110,33 +110,46 @@ def decode_text(data: bytes) -> str:
 
 def csv_rows(text: str) -> list[list[str]]:
     """Rows of a delimited text: comma, tab or semicolon, whichever the header line uses most."""
+    return list(iter_csv_rows(text))
+
+
+def iter_csv_rows(text: str):
+    """csv_rows one at a time."""
     first = text.split("\n", 1)[0]
     delimiter = max((",", "\t", ";"), key=first.count)
-    return [row for row in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)]
+    return csv.reader(io.StringIO(text, newline=""), delimiter=delimiter)
 
 
 def header_key(text) -> str:
     return _HEADER_NOISE.sub("", unicodedata.normalize("NFKC", str(text or ""))).lower()
 
 
-_ALIAS_INDEX = {header_key(alias): column for column, aliases in HEADER_ALIASES.items() for alias in aliases}
+def alias_index(aliases: dict[str, tuple[str, ...]]) -> dict[str, str]:
+    """{header_key(alias): column} for a table of accepted headers like HEADER_ALIASES."""
+    return {header_key(alias): column for column, aliases_ in aliases.items() for alias in aliases_}
 
 
-def map_header(header: list) -> tuple[dict[str, int], list[str]]:
-    """{column: index} for the recognised headers and the list of ignored header texts.
+_ALIAS_INDEX = alias_index(HEADER_ALIASES)
+
+
+def map_header(header: list, index: dict[str, str] | None = None,
+               required: tuple[str, ...] = REQUIRED_COLUMNS) -> tuple[dict[str, int], list[str]]:
+    """{column: index} for the recognised headers and the list of ignored header texts. `index` is an
+    alias_index() (the house register's by default), `required` the columns a file must have.
     Raises FileProblem for a missing required column or a column given twice."""
+    index = _ALIAS_INDEX if index is None else index
     found: dict[str, int] = {}
     ignored = []
-    for index, text in enumerate(header):
-        column = _ALIAS_INDEX.get(header_key(text))
+    for position, text in enumerate(header):
+        column = index.get(header_key(text))
         if column is None:
             if str(text or "").strip():
                 ignored.append(str(text).strip())
             continue
         if column in found:
             raise FileProblem("duplicate_column", column=str(text).strip())
-        found[column] = index
-    missing = [c for c in REQUIRED_COLUMNS if c not in found]
+        found[column] = position
+    missing = [c for c in required if c not in found]
     if missing:
         raise FileProblem("missing_columns", columns=missing)
     return found, ignored
@@ -172,10 +185,9 @@ def parse_coordinate(text: str, low: float, high: float) -> float | None:
     return value
 
 
-def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | None:
-    """One data row -> ParsedRow with its issues (empty when the row is valid on its own), or None for
-    a blank row (spreadsheets often end with some). Checks here need nothing but the row itself;
-    the village and duplicates are checked by the caller, which knows the register."""
+def row_texts(cells: list, columns: dict[str, int]) -> tuple[dict[str, str], list[RowIssue]] | None:
+    """The row's cells as text by column, control characters removed (each one an issue), or None for
+    a blank row (spreadsheets often end with some)."""
     raw = {column: cell_text(cells[index]) if index < len(cells) else "" for column, index in columns.items()}
     if not any(raw.values()):
         return None
@@ -184,12 +196,18 @@ def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | No
         if CONTROL_CHARACTERS.search(text):
             issues.append(RowIssue("control_characters", column))
             raw[column] = CONTROL_CHARACTERS.sub("", text)
+    return raw, issues
+
+
+def parse_address(raw: dict[str, str], issues: list[RowIssue]) -> tuple[str, dict]:
+    """(village, address) of a row: the village as given (name or code) and ADDRESS_COLUMNS -> value
+    or None, suffixes dropped. A missing village or door number and a part too long for the register
+    are added to `issues`."""
     address = {}
     for column in ADDRESS_COLUMNS:
         text = strip_suffix(column, raw.get(column, ""))
         address[column] = text or None
     village = raw.get("village", "")
-    row = ParsedRow(line=line, village=village, address=address, issues=issues, sub_area=raw.get("sub_area") or None)
     if not village:
         issues.append(RowIssue("missing_village", "village"))
     if not address["number"]:
@@ -198,6 +216,19 @@ def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | No
         value = village if column == "village" else raw.get("sub_area") if column == "sub_area" else address.get(column)
         if value and len(value) > limit:
             issues.append(RowIssue("too_long", column, value[:limit] + "…"))
+    return village, address
+
+
+def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | None:
+    """One data row -> ParsedRow with its issues (empty when the row is valid on its own), or None for
+    a blank row. Checks here need nothing but the row itself; the village and duplicates are checked
+    by the caller, which knows the register."""
+    texts = row_texts(cells, columns)
+    if texts is None:
+        return None
+    raw, issues = texts
+    village, address = parse_address(raw, issues)
+    row = ParsedRow(line=line, village=village, address=address, issues=issues, sub_area=raw.get("sub_area") or None)
     lat_text, lon_text = raw.get("lat", ""), raw.get("lon", "")
     if lat_text or lon_text:
         if not (lat_text and lon_text):
@@ -210,3 +241,61 @@ def parse_row(line: int, cells: list, columns: dict[str, int]) -> ParsedRow | No
             if row.lon is None:
                 issues.append(RowIssue("bad_longitude", "lon", lon_text[:32]))
     return row
+
+
+# Reading a file's cells -------------------------------------------------------------------------
+
+ZIP_MAGIC = b"PK\x03\x04"
+OLE_MAGIC = b"\xd0\xcf\x11\xe0"  # the old binary .xls format
+
+
+def read_cells(data: bytes, max_rows: int) -> list[list]:
+    """All rows of a CSV or .xlsx file (header first) as lists of cell values, blank rows at the end
+    dropped (see iter_cells)."""
+    return drop_blank_tail(list(iter_cells(data, max_rows)))
+
+
+def iter_cells(data: bytes, max_rows: int):
+    """The rows of a CSV or .xlsx file (header first) as lists of cell values, one at a time, so a
+    big register is never held twice. An .xlsx is read from its first sheet; the old .xls format and
+    anything unreadable are FileProblems, and so is a row with data beyond max_rows data rows
+    ('too_many_rows'; blank rows past the limit, as spreadsheets end with, are not counted)."""
+    if data.startswith(OLE_MAGIC):
+        raise FileProblem("old_excel")
+    source = _xlsx_rows(data) if data.startswith(ZIP_MAGIC) else iter_csv_rows(decode_text(data))
+    for count, row in enumerate(source):
+        if count > max_rows and any(cell_text(c) for c in row):
+            raise FileProblem("too_many_rows", limit=max_rows)
+        yield row
+
+
+def _xlsx_rows(data: bytes):
+    import zipfile
+
+    from openpyxl import load_workbook
+
+    try:
+        # read_only streams the sheet (memory stays flat); data_only gives formulas' cached values.
+        book = load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError):
+        raise FileProblem("unreadable") from None
+    try:
+        blank_run = 0
+        for values in book.worksheets[0].iter_rows(values_only=True):
+            # Formatted but empty rows (a template's data validation reaches far down) are not data;
+            # a thousand of them in a row end the sheet.
+            if not any(cell_text(v) for v in values):
+                blank_run += 1
+                if blank_run > 1000:
+                    break
+            else:
+                blank_run = 0
+            yield list(values)
+    finally:
+        book.close()
+
+
+def drop_blank_tail(cells: list[list]) -> list[list]:
+    while cells and not any(cell_text(c) for c in cells[-1]):
+        cells.pop()
+    return cells
