@@ -50,11 +50,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, maps, progress, pwa, registry, review,
-                   security, templating, tips)
+    from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, exports, maps, progress, pwa, registry,
+                   review, security, templating, tips)
 
     for module in (templating, security, auth, registry, review, progress, campaigns, maps, doors, tips, badges, admin,
-                   auditlog, api, pwa, errors):
+                   auditlog, exports, api, pwa, errors):
         module.init_app(app)
 
 
