@@ -24,6 +24,8 @@ ACTION_LABELS = {
     "reveal_identifier": _l("Full ID number shown"), "login": _l("Signed in"), "login_failed": _l("Wrong PIN"),
     "audit_view": _l("Audit log viewed"), "audit_export": _l("Audit log exported"),
     "audit_prune": _l("Old audit rows deleted"),
+    "export_people": _l("People exported"), "export_houses": _l("Houses exported"),
+    "export_organisations": _l("Organisations exported"), "export_changes": _l("Changes exported"),
 }
 
 

@@ -102,6 +102,11 @@ FIELD_NAMES = {
     "house_id": "居住房屋", "village_id": "村（居委）", "kind": "类别", "uscc": "统一社会信用代码",
     "legal_rep": "法定代表人", "employee_count": "从业人员数", "closed_date": "歇业日期", "relation": "与户主关系",
 }
+# Fields of a change's content whose values are codes: shown by name (national or local table).
+FIELD_TABLES = {"sex": "sex", "id_type": "id_type", "ethnicity": "ethnicity", "hukou_type": "hukou_type",
+                "relation": "relation"}
+FIELD_LOCAL_TABLES = {"use": "house_use", "category": "category", "move_in_reason": "move_in_reason",
+                      "away_duration": "away_duration", "kind": "org_kind"}
 # Fields whose values are masked in a masked export's change content.
 MASKED_ID_FIELDS = frozenset({"id_number"})
 MASKED_PHONE_FIELDS = frozenset({"phone", "owner_phone", "tenant_phone"})
@@ -147,7 +152,7 @@ def local_name(table: str, value) -> str:
 
 def change_content(fields: dict | None, masked: bool) -> str:
     """A change's content as '名称: 旧 → 新; ...' in the order stored, identifiers and phones masked
-    when `masked` (both the old and the new value)."""
+    when `masked` (both the old and the new value), coded values by their names."""
     if not fields:
         return ""
     parts = []
@@ -157,6 +162,10 @@ def change_content(fields: dict | None, masked: bool) -> str:
             old, new = mask_id(old), mask_id(new)
         elif masked and key in MASKED_PHONE_FIELDS:
             old, new = mask_phone(old), mask_phone(new)
+        elif key in FIELD_TABLES:
+            old, new = (national_name(FIELD_TABLES[key], v) or v for v in (old, new))
+        elif key in FIELD_LOCAL_TABLES:
+            old, new = (local_name(FIELD_LOCAL_TABLES[key], v) or v for v in (old, new))
         parts.append(f"{FIELD_NAMES.get(key, key)}: {text(old) or '—'} → {text(new) or '—'}")
     return "; ".join(parts)
 
