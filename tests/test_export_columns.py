@@ -102,3 +102,15 @@ def test_change_content_masks_identifiers_and_phones_in_old_and_new():
                                          ("\tx", "'\tx"), ("张三", "张三"), ("3组", "3组"), ("", "")])
 def test_spreadsheet_safe(value, safe):
     assert ec.spreadsheet_safe(value) == safe
+
+
+@pytest.mark.parametrize("value", ["11010519850312001X", "110105198503120", "E12345678", "AB12", "1234", "A", "",
+                                   " 1101 0519 8503 12001X", "１１０１０５１９８５０３１２００１Ｘ", "G1234567-8"])
+def test_the_fast_masks_give_the_rules_results(value):
+    assert ec.masked_id(value) == mask_id(value)
+
+
+@pytest.mark.parametrize("value", ["13812345678", "19912345678", "12812345678", "+8613812345678", "138 1234 5678",
+                                   "021-12345678", "1381234567", "", "23812345678"])
+def test_the_fast_phone_mask_gives_the_rules_result(value):
+    assert ec.masked_phone(value) == mask_phone(value)

@@ -31,7 +31,8 @@ from ..database import read_transaction
 from ..extensions import db
 from ..models import (Account, Change, House, Organisation, Person, Residence, SubArea, Town, Village)
 from ..rules import days
-from ..rules.export_columns import Layout, compile_layout, layout, spreadsheet_safe
+from ..rules.export_columns import (FORMULA_FIRST, Layout, compile_layout, free_text_positions, layout,
+                                     spreadsheet_safe)
 from ..rules.permissions import can
 from .xlsx import write_xlsx
 
@@ -202,7 +203,8 @@ def _house_label(fields: tuple, index: dict):
 
 def rows(account: Account, request: Request) -> Iterator[list[str]]:
     """The export's rows as lists of cells (text), read from a server-side cursor in batches."""
-    result = db.session.execute(query_for(account, request).execution_options(yield_per=YIELD_PER))
+    # Plain rows from the connection (no ORM loading step per row), from a server-side cursor.
+    result = db.session.connection().execution_options(yield_per=YIELD_PER).execute(query_for(account, request))
     fields = tuple(result.keys())
     cells = compile_layout(request.layout, fields, masked=request.masked)
     if request.dataset == "changes":
@@ -226,15 +228,20 @@ def widths(lay: Layout) -> list[float]:
     return [WIDTHS.get(c.fmt, max(8.0, min(30.0, len(c.header) * 2.0 + 2))) for c in lay.columns]
 
 
-def write_csv(out: BinaryIO, headers: list[str], lines) -> int:
+def write_csv(out: BinaryIO, headers: list[str], lines, free_text: list[int]) -> int:
     """CSV for Excel: UTF-8 with a byte order mark (so Excel reads the Chinese right), CRLF line
-    ends, every field quoted when needed, formula-like text neutralised (rules spreadsheet_safe)."""
+    ends, every field quoted when needed, formula-like text neutralised (rules spreadsheet_safe) in
+    the columns that hold typed text (`free_text`)."""
     text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
     writer = csv.writer(text, lineterminator="\r\n")
     writer.writerow(headers)
     count = 0
     for line in lines:
-        writer.writerow([spreadsheet_safe(value) if value else value for value in line])
+        for i in free_text:
+            value = line[i]
+            if value and value[0] in FORMULA_FIRST:
+                line[i] = spreadsheet_safe(value)
+        writer.writerow(line)
         count += 1
     text.flush()
     text.detach()
@@ -247,7 +254,7 @@ def write(account: Account, request: Request, out: BinaryIO) -> int:
     with read_transaction():
         lines = rows(account, request)
         if request.fmt == "csv":
-            return write_csv(out, lay.headers, lines)
+            return write_csv(out, lay.headers, lines, free_text_positions(lay))
         return write_xlsx(out, lay.title, lay.headers, lines, widths(lay))
 
 
