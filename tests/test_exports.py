@@ -17,6 +17,7 @@ from fieldapp.exports import xlsx
 from fieldapp.models import AuditEvent, Change, House, Organisation, Person, Residence, Village
 from fieldapp.rules import codes
 from fieldapp.rules.address import format_address
+from fieldapp.rules.days import local_day
 from fieldapp.rules.divisions import division_name
 from fieldapp.rules.export_columns import LOCAL_TABLES, layout
 from fieldapp.rules.identifiers import mask_id, mask_phone
@@ -135,8 +136,7 @@ def expected_person(p: Person, masked: bool) -> dict:
         "服务处所": p.employer.name if p.employer else "", "服务处所统一社会信用代码": (p.employer.uscc or "") if p.employer else "",
         "状态代码": local("person_status", p.status, 0), "状态": local("person_status", p.status, 1),
         "注销日期": ymd(p.left_date), "注销原因": p.left_reason or "",
-        "登记日期": ymd(p.created_at and __import__("fieldapp.rules.days", fromlist=["x"]).local_day(p.created_at)),
-        "更新日期": ymd(__import__("fieldapp.rules.days", fromlist=["x"]).local_day(p.updated_at)),
+        "登记日期": ymd(local_day(p.created_at)), "更新日期": ymd(local_day(p.updated_at)),
         "记录编号": p.uid,
     }
 
@@ -200,9 +200,11 @@ def test_unmasked_needs_the_permission_and_a_reason_and_is_audited(world, login)
     exports = select(func.count()).select_from(AuditEvent).where(AuditEvent.action.like("export%"))
     assert db.session.scalar(exports) == 0
     no_reason = export(login, sup, 422, unmasked="y", reason="")
-    assert "Say why" in no_reason.get_data(as_text=True) or "理由" in no_reason.get_data(as_text=True) or \
-        "至少" in no_reason.get_data(as_text=True)
-    export(login, sup, 422, unmasked="y", reason="核对 13812345678")  # numbers refused in the reason
+    assert "请说明需要完整号码的理由" in no_reason.get_data(as_text=True)  # said, with the input kept
+    assert '<input checked id="unmasked"' in no_reason.get_data(as_text=True)
+    with_number = export(login, sup, 422, unmasked="y", reason="核对 13812345678")  # numbers refused in the reason
+    assert "理由中不要写证件号码或电话号码" in with_number.get_data(as_text=True)
+    assert "核对 13812345678</textarea>" in with_number.get_data(as_text=True)  # the input is kept
     export(login, head, 403, unmasked="y", reason="派出所要求核对")
     assert db.session.scalar(exports) == 0  # refused: nothing exported, nothing logged as exported
     db.session.rollback()
@@ -251,8 +253,7 @@ def test_houses_and_organisations_cell_checks(world, login):
     assert got["房主电话"] == mask_phone(h1.owner_phone) and got["承租人姓名"] == "租客乙"
     assert got["租赁备案"] == "是" and got["租赁备案号"] == "ZL-001"
     assert got["在住人数"] == "2"  # 张三 and the person from abroad: a count includes everyone
-    assert got["上门采集日期"] == h1.collected_at and False or got["上门采集日期"] == ymd(
-        __import__("fieldapp.rules.days", fromlist=["x"]).local_day(h1.collected_at))
+    assert got["上门采集日期"] == ymd(local_day(h1.collected_at))
     h2 = db.session.get(House, world["houses"][1])
     got2 = dict(zip(header, [r for r in rows if r[header.index("门牌码")] == h2.door_code][0]))
     assert got2["地址"] == "东村10组人民路12弄5号2栋" and got2["在住人数"] == "1"  # 王五 left
