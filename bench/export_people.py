@@ -176,14 +176,14 @@ def openpyxl_rate(rows: int) -> None:
     row = ["张三丰", "1", "男", "111", "居民身份证", "110105********0011", "19850312", "01", "汉族"] * (width // 9 + 1)
     book = openpyxl.Workbook(write_only=True)
     sheet = book.create_sheet("人员")
-    t0 = time.perf_counter()
+    t0, c0 = time.perf_counter(), time.process_time()
     for _ in range(rows):
         sheet.append(row[:width])
     with tempfile.TemporaryFile() as out:
         book.save(out)
-    wall = time.perf_counter() - t0
-    print(f"openpyxl write_only: {rows:,} rows x {width} cells in {wall:.1f} s = {rows / wall:,.0f} rows/s "
-          f"(1,000,000 rows: {1_000_000 / (rows / wall):.0f} s)")
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    print(f"openpyxl write_only: {rows:,} rows x {width} cells in {wall:.1f} s (CPU {cpu:.1f} s) = "
+          f"{rows / cpu:,.0f} rows per CPU second (1,000,000 rows: {1_000_000 / (rows / cpu):.0f} CPU s)")
 
 
 def main() -> None:

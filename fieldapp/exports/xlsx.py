@@ -117,7 +117,8 @@ def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str], rows: Iterable
         exhausted = False
         while not exhausted or not sheets:
             sheets.append(_sheet_name(title, len(sheets) + 1))
-            with zf.open(f"xl/worksheets/sheet{len(sheets)}.xml", "w", force_zip64=True) as sheet:
+            with zf.open(f"xl/worksheets/sheet{len(sheets)}.xml", "w", force_zip64=True) as entry, \
+                    _Compressing(entry) as sheet:
                 sheet.write(_sheet_head(headers, widths).encode("utf-8"))
                 r = 1
                 chunk: list[Sequence[str]] = []
@@ -137,6 +138,42 @@ def write_xlsx(out: BinaryIO, title: str, headers: Sequence[str], rows: Iterable
                 total += r - 1
         _write_package(zf, sheets)
     return total
+
+
+class _Compressing:
+    """Writes to a zip entry from a second thread: zlib and crc32 release the GIL, so compressing
+    chunk n overlaps with building chunk n + 1 (on a machine with a core to spare). At most
+    `depth` chunks wait, so memory stays bounded; an error in the thread is raised in the caller."""
+
+    def __init__(self, entry, depth: int = 4):
+        import queue
+        import threading
+
+        self.entry, self.queue, self.error = entry, queue.Queue(maxsize=depth), None
+        self.thread = threading.Thread(target=self._run, name="xlsx-deflate", daemon=True)
+
+    def _run(self) -> None:
+        while (data := self.queue.get()) is not None:
+            if self.error is None:
+                try:
+                    self.entry.write(data)
+                except BaseException as error:  # noqa: BLE001 - handed to the writing thread
+                    self.error = error
+
+    def write(self, data: bytes) -> None:
+        if self.error is not None:
+            raise self.error
+        self.queue.put(data)
+
+    def __enter__(self):
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.queue.put(None)
+        self.thread.join()
+        if self.error is not None and exc[0] is None:
+            raise self.error
 
 
 def _write_package(zf: zipfile.ZipFile, sheets: list[str]) -> None:
