@@ -19,11 +19,11 @@ from __future__ import annotations
 import csv
 import io
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
 
-from sqlalchemy import Select, and_, case, func, select
+from sqlalchemy import Select, and_, case, func, select, text
 from sqlalchemy.orm import aliased
 
 from .. import scope
@@ -201,11 +201,33 @@ def _house_label(fields: tuple, index: dict):
     return label
 
 
+def _parts(account: Account, request: Request) -> list[Request]:
+    """Houses, people and organisations of several villages are read one village at a time, in the
+    villages' order: each query sorts one village (tens of thousands of rows, in memory) instead
+    of the town (a million rows of 700 bytes, an external sort on disk). Changes are one query,
+    in the order they were collected."""
+    if request.village_id is not None or request.dataset == "changes":
+        return [request]
+    # No village at all (an ID without villages): the one query, which finds nothing.
+    return [replace(request, village_id=v.id) for v in scope.villages(account)] or [request]
+
+
+def _results(account: Account, request: Request):
+    connection = db.session.connection().execution_options(yield_per=YIELD_PER)
+    for part in _parts(account, request):
+        # Plain rows from the connection (no ORM loading step per row), from a server-side cursor.
+        result = connection.execute(query_for(account, part))
+        try:
+            yield result
+        finally:
+            result.close()
+
+
 def rows(account: Account, request: Request) -> Iterator[list[str]]:
-    """The export's rows as lists of cells (text), read from a server-side cursor in batches."""
-    # Plain rows from the connection (no ORM loading step per row), from a server-side cursor.
-    result = db.session.connection().execution_options(yield_per=YIELD_PER).execute(query_for(account, request))
-    fields = tuple(result.keys())
+    """The export's rows as lists of cells (text), read from server-side cursors in batches."""
+    results = _results(account, request)
+    first = next(results)
+    fields = tuple(first.keys())
     cells = compile_layout(request.layout, fields, masked=request.masked)
     if request.dataset == "changes":
         index = {name: i for i, name in enumerate(fields)}
@@ -218,10 +240,13 @@ def rows(account: Account, request: Request) -> Iterator[list[str]]:
             return base(row)
         cells = cells_of
     try:
-        for row in result:
+        for row in first:
             yield cells(row)
+        for result in results:
+            for row in result:
+                yield cells(row)
     finally:
-        result.close()
+        results.close()
 
 
 def widths(lay: Layout) -> list[float]:
@@ -232,8 +257,8 @@ def write_csv(out: BinaryIO, headers: list[str], lines, free_text: list[int]) ->
     """CSV for Excel: UTF-8 with a byte order mark (so Excel reads the Chinese right), CRLF line
     ends, every field quoted when needed, formula-like text neutralised (rules spreadsheet_safe) in
     the columns that hold typed text (`free_text`)."""
-    text = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
-    writer = csv.writer(text, lineterminator="\r\n")
+    stream = io.TextIOWrapper(out, encoding="utf-8-sig", newline="", write_through=False)
+    writer = csv.writer(stream, lineterminator="\r\n")
     writer.writerow(headers)
     count = 0
     for line in lines:
@@ -243,8 +268,8 @@ def write_csv(out: BinaryIO, headers: list[str], lines, free_text: list[int]) ->
                 line[i] = spreadsheet_safe(value)
         writer.writerow(line)
         count += 1
-    text.flush()
-    text.detach()
+    stream.flush()
+    stream.detach()
     return count
 
 
@@ -252,6 +277,13 @@ def write(account: Account, request: Request, out: BinaryIO) -> int:
     """Write the export to `out` and return the number of data rows. Reads in a read transaction."""
     lay = request.layout
     with read_transaction():
+        if db.session.get_bind().dialect.name == "postgresql":
+            # One snapshot for the whole export (its village-by-village queries included), so the
+            # row count audited is the rows of one moment; sorts of a village in memory; no JIT
+            # compilation (it costs more than it saves on these plain scans).
+            db.session.execute(text("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"))
+            db.session.execute(text("SET LOCAL work_mem = '32MB'"))
+            db.session.execute(text("SET LOCAL jit = off"))
         lines = rows(account, request)
         if request.fmt == "csv":
             return write_csv(out, lay.headers, lines, free_text_positions(lay))
