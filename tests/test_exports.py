@@ -300,6 +300,14 @@ def test_changes_in_a_date_range_and_police_only_changes(world, login):
     p1 = db.session.get(Person, world["people"][0])
     row = dict(zip(header, [r for r in everything[1:] if r[header.index("对象名称")] == "张三"][0]))
     assert p1.id_number not in row["变动内容"] and mask_id(p1.id_number) in row["变动内容"]
+    # 李四 becomes a person from abroad: the earlier change (not police-only) is left out like them.
+    p2 = db.session.get(Person, world["people"][1])
+    earlier = db.session.scalar(select(Change.uid).where(Change.entity == "person", Change.entity_id == p2.id))
+    p2.category = "abroad"
+    db.session.commit()
+    rows = sheet_rows(export(login, acc["supervisor"], dataset="changes"))
+    assert earlier not in [r[0] for r in rows] and "李四" not in [r[header.index("对象名称")] for r in rows]
+    assert earlier in [r[0] for r in sheet_rows(export(login, acc["police"], dataset="changes"))]
     export(login, acc["supervisor"], 422, dataset="changes", since="2016-05-03", until="2016-05-01")
     export(login, acc["supervisor"], 422, dataset="changes", preset="police")
 

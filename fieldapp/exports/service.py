@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, time, timedelta
 from typing import BinaryIO
 
-from sqlalchemy import Select, and_, case, func, select, text
+from sqlalchemy import Select, and_, case, func, or_, select, text
 from sqlalchemy.orm import aliased
 
 from .. import scope
@@ -33,7 +33,7 @@ from ..models import (Account, Change, House, Organisation, Person, Residence, S
 from ..rules import days
 from ..rules.export_columns import (FORMULA_FIRST, Layout, compile_layout, free_text_positions, layout,
                                      spreadsheet_safe)
-from ..rules.permissions import can
+from ..rules.permissions import POLICE_ONLY_CATEGORIES, can
 from .xlsx import write_xlsx
 
 YIELD_PER = 2000
@@ -158,6 +158,10 @@ def changes_query(account: Account, village_id: int | None, since: date | None, 
              .outerjoin(collector, collector.id == Change.collected_by_id))
     if not can(account.role, "registry.police_only"):
         query = query.where(Change.police_only.is_(False))
+    if not can(account.role, "registry.police_only"):
+        # A change made before its person became a person from abroad is not police-only, but it
+        # names (and its content describes) someone who now is: left out like the person.
+        query = query.where(or_(person.id.is_(None), person.category.not_in(POLICE_ONLY_CATEGORIES)))
     start, end = day_bounds(since, until)
     if start is not None:
         query = query.where(Change.collected_at >= start)
