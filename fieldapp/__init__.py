@@ -50,11 +50,11 @@ def register_extensions(app: Flask) -> None:
 
 
 def register_blueprints(app: Flask) -> None:
-    from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, imports, maps, photoview, prints,
-                   progress, pwa, registry, review, roster, security, templating, tips, townsetup)
+    from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, exports, imports, maps, photoview,
+                   prints, progress, pwa, registry, review, roster, security, templating, tips, townsetup)
 
     for module in (templating, security, auth, registry, review, progress, campaigns, maps, doors, tips, badges, admin,
-                   roster, auditlog, townsetup, imports, prints, api, pwa, photoview, errors):
+                   roster, auditlog, townsetup, imports, prints, exports, api, pwa, photoview, errors):
         module.init_app(app)
 
 

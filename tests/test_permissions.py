@@ -348,6 +348,13 @@ MATRIX = [
     ("prints.village",               "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
     ("prints.sub_area",              "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
     ("prints.sub_area",              "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    # Exports (fieldapp/exports): exports.download = supervisor, village head, reviewer, police; a
+    # CSV of the target's village (another village or town: 404). The file is checked for names
+    # outside the scope like any page ("own" includes the person from abroad: police only).
+    ("exports.index",                "GET",  "-",       (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("exports.download",             "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("exports.download",             "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("exports.download",             "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -589,6 +596,8 @@ def post_data(endpoint: str, target: Target) -> dict:
         return {"choice": "kept", "version": version_of(Person, target.person)}
     if endpoint == "moves.decide":
         return {"note": "不是本人"}
+    if endpoint == "exports.download":
+        return {"dataset": "people", "preset": "standard", "fmt": "csv", "village": str(target.village)}
     if endpoint == "admin.issue":
         return {"name": "新发证", "role": "supervisor"}
     if endpoint == "admin.revoke":

@@ -27,6 +27,8 @@ ACTION_LABELS = {
     "view_photo": _l("Photo viewed"),
     "print_house": _l("Printed a house's collection form"), "print_informant": _l("Printed an informant's tip form"),
     "print_house_full": _l("Printed a house's collection form with full numbers"),
+    "export_people": _l("People exported"), "export_houses": _l("Houses exported"),
+    "export_organisations": _l("Organisations exported"), "export_changes": _l("Changes exported"),
 }
 
 

@@ -72,6 +72,17 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # An informant's 信息提供情况登记表 (tips and the reward basis over a period): those who oversee
     # tips and pay the rewards (tips.oversee).
     "prints.tips": frozenset({"supervisor", "village_head"}),
+    # Exports (fieldapp/exports): files of a village's or the town's records, masked. The roles that
+    # oversee or check records in bulk; not collectors (they work door to door, one house at a
+    # time), informants or admins (no personal records at all).
+    "exports.download": frozenset({"supervisor", "village_head", "reviewer", "police"}),
+    # Unmasked exports: full document and phone numbers of many people in one file, the data a
+    # leak would cost most. Only for the two roles that hand the registry to the public-security
+    # platform: police (the platform is theirs; they also see people from abroad) and supervisors
+    # (the street office / town, accountable for the town's figures). Village heads and reviewers
+    # may reveal one person's numbers on screen (identifier.reveal) but not a whole village's in a
+    # file. Each unmasked export needs a stated reason and is audited with its row count.
+    "exports.unmasked": frozenset({"supervisor", "police"}),
 }
 
 POLICE_ONLY_CATEGORIES = frozenset({"abroad"})
