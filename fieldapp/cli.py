@@ -105,6 +105,7 @@ def prune_sign_ins_command():
     click.echo(f"Deleted {sessions} old session(s) and {counters} sign-in counter(s).")
 
 
+from .backup.cli import backup_command, restore_command  # noqa: E402  (the commands live with their area)
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
 
 @click.group("audit")
@@ -165,4 +166,4 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group]
+            import_houses_command, audit_group, backup_command, restore_command]
