@@ -59,25 +59,36 @@ def server_db(backend, database_url, tmp_path):
 
 
 @pytest.fixture
-def restore_url(backend, database_url, tmp_path):
-    """An empty database to restore into: a SQLite file in a fresh folder, or a second PostgreSQL
-    database made next to the scratch one and dropped afterwards."""
-    if backend == "sqlite":
-        (tmp_path / "restored-instance").mkdir()
-        yield "sqlite:///" + str(tmp_path / "restored-instance" / "fieldapp.sqlite")
-        return
+def scratch_url(backend, database_url, tmp_path):
+    """scratch_url(name) -> an empty database: a SQLite file in a fresh folder tmp_path/<name>, or a
+    PostgreSQL database made next to the scratch one (<scratch>_<name>) and dropped afterwards."""
+    made = []
     url = make_url(database_url)
-    name = f"{url.database}_restore"
-    admin = create_engine(url, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    try:
-        yield url.set(database=name).render_as_string(hide_password=False)
-    finally:
+    admin = create_engine(url, isolation_level="AUTOCOMMIT") if backend == "postgresql" else None
+
+    def make(name: str) -> str:
+        if backend == "sqlite":
+            (tmp_path / name).mkdir()
+            return "sqlite:///" + str(tmp_path / name / "fieldapp.sqlite")
+        database = f"{url.database}_{name.replace('-', '_')}"
         with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
+            conn.execute(text(f'CREATE DATABASE "{database}"'))
+        made.append(database)
+        return url.set(database=database).render_as_string(hide_password=False)
+
+    yield make
+    if admin is not None:
+        with admin.connect() as conn:
+            for database in made:
+                conn.execute(text(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)'))
         admin.dispose()
+
+
+@pytest.fixture
+def restore_url(scratch_url):
+    """The database to restore into (its folder, for SQLite, is the restored instance folder)."""
+    return scratch_url("restored-instance")
 
 
 def _counts(url: str) -> dict[str, int]:
@@ -330,3 +341,55 @@ def test_backup_refuses_to_overwrite_and_names_a_file_in_a_directory(small_backu
     assert re.fullmatch(r"fieldapp-backup-\d{8}-\d{6}\.tar\.gz", made.name)
     assert made.stat().st_mode & 0o777 == 0o600
     assert os.listdir(tmp_path / "nightly") == [made.name]  # no staging or partial file left
+
+
+def test_a_backup_of_an_older_schema_is_upgraded_on_restore(scratch_url, restore_url, tmp_path):
+    """Back up before upgrading: a database still at an older revision (here before the audit
+    chain) is backed up as it is, and restore brings it to this app's revision."""
+    old_url = scratch_url("old")
+    instance, photos = tmp_path / "old", tmp_path / "old-photos"
+    flask(old_url, instance, photos, "db", "upgrade", "086d5beeeeea")
+    archive = tmp_path / "old.tar.gz"
+    made = flask(old_url, instance, photos, "backup", str(archive))
+    assert "older schema revision" in made.stderr
+    manifest = _manifest(archive)
+    assert manifest["alembic_revision"] == "086d5beeeeea" and manifest["audit_head"] is None
+    target_instance, target_photos = tmp_path / "restored-instance", tmp_path / "restored-photos"
+    restored = flask(restore_url, target_instance, target_photos, "restore", str(archive))
+    assert "upgraded the schema from 086d5beeeeea" in restored.stdout
+    head = _column(restore_url, "SELECT version_num FROM alembic_version")
+    assert head == [flask(restore_url, target_instance, target_photos, "db", "heads").stdout.split()[0]]
+    assert flask(restore_url, target_instance, target_photos, "audit", "verify").stdout.startswith("OK:")
+
+
+def test_a_backup_from_a_newer_version_is_refused(small_backup, restore_url, tmp_path):
+    """A revision this app does not know was made by a newer version: refused, nothing written."""
+    changed = tmp_path / "newer.tar.gz"
+    _repack(small_backup, changed, lambda name, data: None)
+    with tarfile.open(changed, "r:gz") as t:
+        members = {m.name: t.extractfile(m).read() for m in t}
+    manifest = json.loads(members[rules.MANIFEST_NAME])
+    manifest["alembic_revision"] = "ffffffffffff"
+    members[rules.MANIFEST_NAME] = json.dumps(manifest).encode()
+    with tarfile.open(changed, "w:gz") as t:
+        for name, data in members.items():
+            info = tarfile.TarInfo(name)
+            info.size = len(data)
+            t.addfile(info, io.BytesIO(data))
+    instance, photos = tmp_path / "restored-instance", tmp_path / "restored-photos"
+    done = flask(restore_url, instance, photos, "restore", str(changed), check=False)
+    assert done.returncode != 0 and "does not know" in done.stderr and "newer" in done.stderr, done.stderr
+    assert not {t: n for t, n in _counts(restore_url).items() if n}
+
+
+def test_missing_postgresql_tools_are_named(backend, server_db, tmp_path):
+    """Without pg_dump on PATH the backup stops at once and names the Debian package to install."""
+    if backend != "postgresql":
+        pytest.skip("PostgreSQL's client tools")
+    env = app_env(server_db, SECRET, {"FIELDAPP_INSTANCE_PATH": str(tmp_path / "i"), "FIELDAPP_PHOTO_DIR": str(tmp_path / "p"),
+                                      "PATH": str(Path(sys.executable).parent)})
+    done = subprocess.run([sys.executable, "-m", "flask", "--app", "fieldapp", "backup", str(tmp_path / "b.tar.gz")],
+                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert done.returncode != 0
+    assert "pg_dump was not found on PATH" in done.stderr and "postgresql-client-15" in done.stderr, done.stderr
+    assert not list(tmp_path.glob("*.tar.gz")) and not list(tmp_path.glob(".*partial"))

@@ -181,7 +181,7 @@ def _run_tool(args: list[str], env: dict) -> None:
         raise BackupError(f"{Path(args[0]).name} failed (exit {done.returncode}):\n{done.stderr.strip()[-2000:]}")
 
 
-# --- backup -----------------------------------------------------------------------------------------
+# --- backup (of a database at this app's revision, or an older one: back up before upgrading) ---
 
 def _snapshot_sqlite(staging: Path) -> dict:
     """The consistent copy of the SQLite database, and what the manifest says about it."""
@@ -200,8 +200,9 @@ def _snapshot_sqlite(staging: Path) -> dict:
             raise BackupError(f"The copy of the database failed SQLite's check: {verdict}")
         counts = _sqlite_counts(target)
         revision = target.execute("SELECT version_num FROM alembic_version").fetchone()
-        head = _audit_head(target.execute(_HEAD_SQL))
-        photo_uids = [r[0] for r in target.execute("SELECT uid FROM photos")]
+        columns = {(t, r[1]) for t in ("audit_events", "photos") for r in target.execute(f'PRAGMA table_info("{t}")')}
+        head = _audit_head(target.execute(_HEAD_SQL)) if ("audit_events", "row_hash") in columns else None
+        photo_uids = [r[0] for r in target.execute("SELECT uid FROM photos")] if ("photos", "uid") in columns else []
         version = target.execute("SELECT sqlite_version()").fetchone()[0]
     finally:
         target.close()
@@ -223,8 +224,12 @@ def _snapshot_postgresql(staging: Path) -> dict:
             snapshot = conn.execute(text("SELECT pg_export_snapshot()")).scalar_one()
             counts = _pg_counts(conn)
             revision = conn.execute(text("SELECT version_num FROM alembic_version")).scalar()
-            head = _audit_head(conn.execute(text(_HEAD_SQL)))
-            photo_uids = list(conn.execute(text("SELECT uid FROM photos")).scalars())
+            columns = set(conn.execute(text(
+                "SELECT table_name, column_name FROM information_schema.columns WHERE table_schema = current_schema() "
+                "AND table_name IN ('audit_events', 'photos')")).tuples())
+            head = _audit_head(conn.execute(text(_HEAD_SQL))) if ("audit_events", "row_hash") in columns else None
+            photo_uids = (list(conn.execute(text("SELECT uid FROM photos")).scalars())
+                          if ("photos", "uid") in columns else [])
             version = conn.execute(text("SHOW server_version")).scalar_one()
             conninfo, env = _libpq(engine.url)
             _run_tool([pg_dump, "--format=custom", f"--snapshot={snapshot}", f"--file={dump_path}",
@@ -338,11 +343,14 @@ def make_backup(target: Path) -> Result:
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    photos_in = sum(1 for e in manifest["files"] if rules.member_kind(e["path"]) == "photo")
-    audit.audit(None, "backup_made", None, f"{kind} revision {manifest['alembic_revision']}, {photos_in} photo files",
-                records=sum(n for t, n in manifest["row_counts"].items() if t != "alembic_version"))
-    db.session.commit()
     notes = [f"{len(missing)} photo rows have no file in the photo directory"] if missing else []
+    photos_in = sum(1 for e in manifest["files"] if rules.member_kind(e["path"]) == "photo")
+    if manifest["alembic_revision"] == _revisions()[0]:
+        audit.audit(None, "backup_made", None, f"{kind} revision {manifest['alembic_revision']}, {photos_in} photo files",
+                    records=sum(n for t, n in manifest["row_counts"].items() if t != "alembic_version"))
+        db.session.commit()
+    else:  # this app's audit rows do not fit an older schema
+        notes.append("the database is at an older schema revision: the backup was not written to its audit log")
     return Result(target, manifest, time.monotonic() - started, notes)
 
 
