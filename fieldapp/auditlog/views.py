@@ -24,6 +24,7 @@ ACTION_LABELS = {
     "reveal_identifier": _l("Full ID number shown"), "login": _l("Signed in"), "login_failed": _l("Wrong PIN"),
     "audit_view": _l("Audit log viewed"), "audit_export": _l("Audit log exported"),
     "audit_prune": _l("Old audit rows deleted"),
+    "backup_made": _l("Backup made"), "backup_restore": _l("Backup restored"),
 }
 
 
