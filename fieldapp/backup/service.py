@@ -44,7 +44,7 @@ from alembic.script import ScriptDirectory
 from flask import current_app
 from flask_migrate import upgrade
 from sqlalchemy import text
-from sqlalchemy.engine import URL, make_url
+from sqlalchemy.engine import URL
 
 from .. import audit
 from ..extensions import db
