@@ -150,7 +150,7 @@ def _libpq(url: URL) -> tuple[str, dict]:
     for key, value in url.query.items():
         parts[key] = value if isinstance(value, str) else value[-1]
     conninfo = " ".join(f"{k}={quote(v)}" for k, v in parts.items() if v not in (None, ""))
-    env = {k: v for k, v in os.environ.items() if not k.startswith("PG")}
+    env = dict(os.environ)  # PGSSLROOTCERT, PGPASSFILE and the like still apply
     if url.password:
         env["PGPASSWORD"] = str(url.password)
     return conninfo, env
@@ -483,6 +483,9 @@ def restore_backup(path: Path, force: bool = False) -> Result:
     notes: list[str] = []
     try:
         os.chmod(staging, 0o700)
+        refusal = rules.nonempty_refusal(_target_counts(kind))
+        if refusal and not force:  # before reading a large archive for nothing
+            raise BackupError(refusal)
         manifest = read_archive(path, staging)
         refusal = rules.kind_refusal(manifest["database"]["kind"], kind)
         if refusal:
@@ -493,9 +496,6 @@ def restore_backup(path: Path, force: bool = False) -> Result:
             raise BackupError(f"The backup is at schema revision {manifest['alembic_revision']}, which this version "
                               f"of fieldapp ({app_version()}, revision {head}) does not know: it was made by a newer "
                               f"version ({manifest['app_version']}). Restore it with that version.")
-        refusal = rules.nonempty_refusal(_target_counts(kind))
-        if refusal and not force:
-            raise BackupError(refusal)
         db.engine.dispose()
         staged_db = staging / manifest["database"]["file"]
         if kind == "sqlite":
