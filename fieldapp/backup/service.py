@@ -23,6 +23,7 @@ place, the audit chain verified (with the manifest's head), and a `backup_restor
 """
 from __future__ import annotations
 
+import gzip
 import hashlib
 import io
 import json
@@ -362,7 +363,10 @@ def read_archive(path: Path, staging: Path) -> dict:
     found: dict[str, tuple[int, str]] = {}
     manifest_bytes = None
     try:
-        with tarfile.open(path, mode="r:gz") as tar:
+        # Read as a stream to the very end: tarfile stops at the end-of-archive blocks, and gzip checks
+        # its CRC only when the whole stream has been read.
+        with open(path, "rb") as raw, gzip.GzipFile(fileobj=raw, mode="rb") as stream, \
+                tarfile.open(fileobj=stream, mode="r|") as tar:
             for member in tar:
                 name = member.name
                 if not member.isfile():
@@ -387,6 +391,8 @@ def read_archive(path: Path, staging: Path) -> dict:
                         size += len(chunk)
                         out.write(chunk)
                 found[name] = (size, digest.hexdigest())
+            while stream.read(CHUNK):
+                pass
     except (tarfile.TarError, EOFError, zlib.error, OSError) as error:
         if isinstance(error, FileNotFoundError) and not path.exists():
             raise BackupError(f"{path} does not exist.") from None
