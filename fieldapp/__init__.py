@@ -4,6 +4,7 @@ create_app() is the table of contents: configuration, extensions, blueprints, co
 """
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 from flask import Flask, request
@@ -15,7 +16,10 @@ MIGRATIONS = str(Path(__file__).parent / "migrations")
 
 
 def create_app(overrides: dict | None = None) -> Flask:
-    app = Flask(__name__, instance_relative_config=True)
+    # FIELDAPP_INSTANCE_PATH: the instance folder (config.py, secret_key, the SQLite database, photos)
+    # somewhere else than instance/ beside the code, e.g. /var/lib/fieldapp. Absolute.
+    instance_path = os.environ.get("FIELDAPP_INSTANCE_PATH") or None
+    app = Flask(__name__, instance_path=instance_path, instance_relative_config=True)
     _config.load_config(app, overrides)
     register_middleware(app)
     register_extensions(app)

@@ -118,6 +118,7 @@ def prune_sign_ins_command():
     click.echo(f"Deleted {sessions} old session(s) and {counters} sign-in counter(s).")
 
 
+from .backup.cli import backup_command, restore_command  # noqa: E402  (the commands live with their area)
 from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
 from .imports.cli import commands as register_import_commands  # noqa: E402
 from .prints.cli import print_archive_command  # noqa: E402
@@ -183,4 +184,4 @@ def audit_grants_command(role, apply_now):
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
             import_houses_command, audit_group, town_group, issue_ids_command, print_archive_command,
-            *register_import_commands]
+            *register_import_commands, backup_command, restore_command]

@@ -29,6 +29,7 @@ ACTION_LABELS = {
     "print_house_full": _l("Printed a house's collection form with full numbers"),
     "export_people": _l("People exported"), "export_houses": _l("Houses exported"),
     "export_organisations": _l("Organisations exported"), "export_changes": _l("Changes exported"),
+    "backup_made": _l("Backup made"), "backup_restore": _l("Backup restored"),
 }
 
 
