@@ -51,9 +51,9 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, maps, progress, pwa, registry, review,
-                   security, templating, tips)
+                   search, security, templating, tips)
 
-    for module in (templating, security, auth, registry, review, progress, campaigns, maps, doors, tips, badges, admin,
+    for module in (templating, security, auth, registry, search, review, progress, campaigns, maps, doors, tips, badges, admin,
                    auditlog, api, pwa, errors):
         module.init_app(app)
 
