@@ -203,7 +203,7 @@ def main() -> None:
         for label, q in queries:
             classified = classify(q)
             for role, account_id in ids.items():
-                def run():
+                def run(account_id=account_id, classified=classified):
                     return service.search(db.session.get(Account, account_id), classified)
                 found = run().count
                 times = timed(run, args.runs)
@@ -228,7 +228,7 @@ def main() -> None:
         for label, q in (("POST /search name 张伟", "张伟"), ("POST /search resident ID", person["id_number"])):
             status = client.post("/search", data={"q": q}).status_code
             assert status == 200, status
-            times = timed(lambda: client.post("/search", data={"q": q}), args.runs)
+            times = timed(lambda q=q: client.post("/search", data={"q": q}), args.runs)
             print(f"{label:40} {'supervisor':11} {'':>5} {statistics.median(times):10.1f} {p95(times):8.1f}")
 
         account = db.session.get(Account, ids["supervisor"])
