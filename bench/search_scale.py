@@ -232,9 +232,9 @@ def main() -> None:
             print(f"{label:40} {'supervisor':11} {'':>5} {statistics.median(times):10.1f} {p95(times):8.1f}")
 
         account = db.session.get(Account, ids["supervisor"])
-        print("\nplan: name prefix 张伟, town-wide")
-        print(explain(service._people(account).where(service.name_starts_with("张伟"))
-                      .order_by(Person.name, Person.id).limit(11)))
+        print("\nplan: name prefix 王, town-wide")
+        print(explain(service._people(account).where(service.name_starts_with("王"))
+                      .order_by(*service.name_order()).limit(11)))
         print("plan: phone")
         print(explain(service._people(account).where(Person.phone.in_([person["phone"]])).limit(11)))
         print("plan: resident ID")

@@ -19,6 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from sqlalchemy import and_, func, or_
+from sqlalchemy import text as sql
 
 from .. import scope
 from ..extensions import db
@@ -139,6 +140,16 @@ def name_starts_with(prefix: str):
     return and_(Person.name >= prefix, Person.name < prefix_upper_bound(prefix))
 
 
+def name_order() -> tuple:
+    """ORDER BY name (code-point order, the same on both backends), then id. On PostgreSQL it is
+    written `name USING ~<~`, the pattern_ops index's own order, so the index hands over names
+    already sorted and a page of "王" stops after its rows instead of sorting every 王 in town
+    (measured: 113 ms -> 0.4 ms for 58,000 matches). SQLite's index on name is (name, rowid)."""
+    if _dialect() == "postgresql":
+        return (sql("people.name USING ~<~"), Person.id)
+    return (Person.name, Person.id)
+
+
 def _find_people(account: Account, classified: Classified, page: int, size: int) -> Section:
     living_first = (Person.status.desc(), Person.id)  # 'living' sorts after 'left'
     values = classified.values
@@ -154,12 +165,12 @@ def _find_people(account: Account, classified: Classified, page: int, size: int)
         rows, more = _page(query.order_by(*living_first), page, size)
         return Section("people", [_person_row(r) for r in rows], page, more, "phone")
     text = classified.text
-    rows, more = _page(_people(account).where(name_starts_with(text)).order_by(Person.name, Person.id), page, size)
+    rows, more = _page(_people(account).where(name_starts_with(text)).order_by(*name_order()), page, size)
     how = "name_prefix"
     if not rows and page == 1 and len(text) >= 2:
         # Nothing starts with it: the given name alone (伟明 for 张伟明). Scans the people in scope.
         contains = Person.name.contains(text, autoescape=True)
-        rows, more = _page(_people(account).where(contains).order_by(Person.name, Person.id), page, size)
+        rows, more = _page(_people(account).where(contains).order_by(*name_order()), page, size)
         how = "name_contains"
     return Section("people", [_person_row(r) for r in rows], page, more, how)
 
