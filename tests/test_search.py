@@ -259,6 +259,18 @@ def test_paging_one_kind_by_post(place, login):
     assert beyond.status_code == 200 and found_people(beyond) == set()
 
 
+def test_paging_names_that_contain_the_text(place, login):
+    """Nothing starts with 伟明, so every page is of names containing it (page 2 too)."""
+    db.session.rollback()
+    house = db.session.get(House, place.house)
+    ids = {make_person(house, name=f"{surname}伟明").id for surname in "王李赵钱孙周吴郑冯陈褚卫蒋沈韩杨朱秦尤许何吕施"}
+    client = login(make_account(place.town, "collector", [place.east]))
+    pages = [found_people(search(client, "伟明", section="people", page=str(n))) for n in (1, 2, 3)]
+    assert [len(p) for p in pages] == [20, 4, 0]
+    assert pages[0] | pages[1] == ids | {place.person}
+    assert "page=3 people=0(name_contains)" in last_audit().detail
+
+
 def test_left_people_are_found_and_marked(place, login):
     from datetime import date
     db.session.rollback()

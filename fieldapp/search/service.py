@@ -165,9 +165,10 @@ def _find_people(account: Account, classified: Classified, page: int, size: int)
         rows, more = _page(query.order_by(*living_first), page, size)
         return Section("people", [_person_row(r) for r in rows], page, more, "phone")
     text = classified.text
-    rows, more = _page(_people(account).where(name_starts_with(text)).order_by(*name_order()), page, size)
+    starting = _people(account).where(name_starts_with(text))
+    rows, more = _page(starting.order_by(*name_order()), page, size)
     how = "name_prefix"
-    if not rows and page == 1 and len(text) >= 2:
+    if not rows and len(text) >= 2 and (page == 1 or db.session.execute(starting.limit(1)).first() is None):
         # Nothing starts with it: the given name alone (伟明 for 张伟明). Scans the people in scope.
         contains = Person.name.contains(text, autoescape=True)
         rows, more = _page(_people(account).where(contains).order_by(*name_order()), page, size)
