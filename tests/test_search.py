@@ -311,3 +311,16 @@ def test_no_searched_text_in_any_audit_row(place, login):
     for row in rows:
         for q in queries:
             assert q not in f"{row.target} {row.detail}"
+
+
+@pytest.mark.parametrize("role", ["supervisor", "collector", "police"])
+def test_scope_of_substring_searches(place, login, role):
+    """The substring searches read whole tables for town-wide roles (scope's scan flag): the same
+    scope holds there as for the indexed lookups."""
+    client = login(make_account(place.town, role, [] if is_town_wide(role) else [place.east]))
+    assert found_people(search(client, "伟约")) == ({place.abroad} if role == "police" else set())
+    assert found_people(search(client, "伟西")) == ({place.west_person} if role == "supervisor" else set())
+    assert found_people(search(client, "伟远")) == set()  # another town
+    assert found_houses(search(client, "1组5号")) == ({place.west_house} if role == "supervisor" else set())
+    section = search(client, "五金").get_data(as_text=True).partition('id="found-organisations"')[2]
+    assert "玉屏五金店" in section
