@@ -5,7 +5,7 @@ import pytest
 
 from fieldapp.rules.doorcode import check_character
 from fieldapp.rules.identifiers import resident_id_check_digit, uscc_check_char, validate_resident_id
-from fieldapp.rules.search import (classify, escape_like, looks_like_name, prefix_upper_bound,
+from fieldapp.rules.search import (classify, escape_like, looks_like_name, name_prefixes, prefix_upper_bound,
                                    upgrade_old_resident_id)
 
 RID_BODY = "11010519850312001"
@@ -106,3 +106,9 @@ def test_prefix_upper_bound_brackets_exactly_the_names_with_the_prefix():
 
 def test_escape_like_escapes_wildcards_and_the_escape_character():
     assert escape_like("50%_\\") == "50\\%\\_\\\\"
+
+
+def test_latin_names_are_looked_for_as_typed_in_capitals_and_in_title_case():
+    assert name_prefixes("张伟") == ("张伟",)
+    assert name_prefixes("john sm") == ("john sm", "JOHN SM", "John Sm")
+    assert name_prefixes("JOHN") == ("JOHN", "John")

@@ -166,6 +166,9 @@ def test_by_name_from_the_first_character_then_contained(place, login):
     assert "name_contains" in last_audit().detail
     # A single character is not searched inside names (it would list half the village).
     assert found_people(search(client, "明")) == set()
+    db.session.rollback()
+    smith = make_person(db.session.get(House, place.house), name="SMITH JOHN").id
+    assert found_people(search(client, "smith")) == found_people(search(client, "Smith")) == {smith}
 
 
 def test_by_passport_police_only(place, login):

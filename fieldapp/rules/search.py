@@ -43,7 +43,7 @@ from .identifiers import (PROVINCE_CODES, USCC_ALPHABET, IdentifierError, reside
                           validate_resident_id, validate_uscc)
 
 __all__ = ["Classified", "MAX_QUERY_LENGTH", "classify", "upgrade_old_resident_id", "prefix_upper_bound",
-           "escape_like", "looks_like_name"]
+           "escape_like", "looks_like_name", "name_prefixes"]
 
 MAX_QUERY_LENGTH = 64
 
@@ -167,6 +167,16 @@ def looks_like_name(text: str) -> bool:
     if not text or not _NAME.fullmatch(text):
         return False
     return not (text.isascii() and len(text.strip()) < 2)
+
+
+def name_prefixes(text: str) -> tuple[str, ...]:
+    """The prefixes a name search looks for. Chinese names have no case: the text itself. A Latin
+    name (foreign residents' names are registered as written in the passport) is also looked for
+    in capitals and in title case, so "john" finds JOHN SMITH and John Smith; each is an indexed
+    prefix, where a case-insensitive comparison would read every name."""
+    if not text.isascii():
+        return (text,)
+    return tuple(dict.fromkeys((text, text.upper(), text.title())))
 
 
 def prefix_upper_bound(prefix: str) -> str:

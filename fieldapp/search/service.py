@@ -28,7 +28,7 @@ from ..rules import codes
 from ..rules.address import ADDRESS_PARTS, format_address, normalise_query, parse_group_number
 from ..rules.doorcode import normalise_door_code
 from ..rules.identifiers import mask_id, mask_phone
-from ..rules.search import Classified, escape_like, looks_like_name, prefix_upper_bound
+from ..rules.search import Classified, escape_like, looks_like_name, name_prefixes, prefix_upper_bound
 
 SECTIONS = ("people", "houses", "organisations")
 PER_SECTION = 10  # rows per section when all three are shown
@@ -136,11 +136,16 @@ def _person_row(row, villages: dict[int, str]) -> PersonRow:
                      house_id=row.house_id)
 
 
-def name_starts_with(prefix: str):
-    """WHERE clause: the person's name starts with `prefix`, in a form the backend's index serves."""
-    if _dialect() == "postgresql":
-        return Person.name.like(escape_like(prefix) + "%", escape="\\")
-    return and_(Person.name >= prefix, Person.name < prefix_upper_bound(prefix))
+def name_starts_with(text: str):
+    """WHERE clause: the person's name starts with `text` (any of rules.search.name_prefixes(text):
+    a Latin name also as typed in capitals or title case), in a form the backend's index serves."""
+    clauses = []
+    for prefix in name_prefixes(text):
+        if _dialect() == "postgresql":
+            clauses.append(Person.name.like(escape_like(prefix) + "%", escape="\\"))
+        else:
+            clauses.append(and_(Person.name >= prefix, Person.name < prefix_upper_bound(prefix)))
+    return or_(*clauses) if len(clauses) > 1 else clauses[0]
 
 
 def name_order(scan: bool = False) -> tuple:
