@@ -191,8 +191,11 @@ def _find_people(account: Account, classified: Classified, page: int, size: int,
 
 _HOUSE_COLUMNS = (House.id, House.door_code, House.collected_at, House.village_id,
                   *(getattr(House, name) for name in ADDRESS_PARTS))
-# Group and door numbers are digit strings: ordering by length first sorts 2组 before 10组.
-_NATURAL_ORDER = (House.village_id, House.road, House.lane, func.length(House.group_name), House.group_name,
+# Group and door numbers are digit strings: ordering by length first sorts 2组 before 10组. The
+# village is ordered as village_id + 0, which no index serves: given a bound LIMIT, SQLite would
+# otherwise walk the village_id index to save the sort and look every house up one by one (measured
+# 6x the CPU time of reading the table once at 90,000 houses).
+_NATURAL_ORDER = (House.village_id + 0, House.road, House.lane, func.length(House.group_name), House.group_name,
                   func.length(House.number), House.number, House.room, House.id)
 
 
