@@ -96,9 +96,6 @@ class Results:
         """Records shown on this page (what the audit row counts)."""
         return sum(len(s.rows) for s in self.sections)
 
-    def section(self, name: str) -> Section | None:
-        return next((s for s in self.sections if s.name == name), None)
-
 
 def _dialect() -> str:
     return db.session.get_bind().dialect.name
@@ -123,7 +120,7 @@ _PERSON_COLUMNS = (Person.id, Person.name, Person.sex, Person.id_type, Person.id
 
 
 def _people(account: Account, scan: bool = False):
-    # Village names come from a dict (_village_names), not a join: a join on villages lets SQLite
+    # Village names come from the dict search() builds, not a join: a join on villages lets SQLite
     # drive the query from the villages table through the village_id index (measured 5-10x slower).
     return (scope.people(account, scan).with_only_columns(*_PERSON_COLUMNS)
             .outerjoin(House, House.id == Person.house_id))
