@@ -55,10 +55,10 @@ def register_extensions(app: Flask) -> None:
 
 def register_blueprints(app: Flask) -> None:
     from . import (admin, api, auditlog, auth, badges, campaigns, doors, errors, exports, imports, maps, photoview,
-                   prints, progress, pwa, registry, review, roster, security, templating, tips, townsetup)
+                   prints, progress, pwa, registry, review, roster, search, security, templating, tips, townsetup)
 
-    for module in (templating, security, auth, registry, review, progress, campaigns, maps, doors, tips, badges, admin,
-                   roster, auditlog, townsetup, imports, prints, exports, api, pwa, photoview, errors):
+    for module in (templating, security, auth, registry, search, review, progress, campaigns, maps, doors, tips, badges,
+                   admin, roster, auditlog, townsetup, imports, prints, exports, api, pwa, photoview, errors):
         module.init_app(app)
 
 

@@ -355,6 +355,14 @@ MATRIX = [
     ("exports.download",             "POST", "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
     ("exports.download",             "POST", "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
     ("exports.download",             "POST", "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    # Search (fieldapp/search): registry readers; the query is POSTed (never in a URL) and each
+    # search writes one audit row. Searching another scope's document number answers 200 with no
+    # result (the names in SECRET_NAMES must not appear), never 404: a search names no record.
+    ("search.index",                 "GET",  "-",       (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("search.index",                 "POST", "own",     (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("search.index",                 "POST", "west",    (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("search.index",                 "POST", "town2",   (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("search.index",                 "POST", "abroad",  (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -565,6 +573,8 @@ def post_data(endpoint: str, target: Target) -> dict:
     roster = roster_post_data(endpoint, target)
     if roster is not None:
         return roster
+    if endpoint == "search.index":
+        return {"q": target.person_id_number}
     if endpoint == "registry.new_house":
         return {"group_name": "9", "number": "88", "use": "owner", "known_on": today}
     if endpoint == "registry.edit_house":

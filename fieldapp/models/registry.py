@@ -73,6 +73,9 @@ class Person(db.Model):
     __table_args__ = (
         UniqueConstraint("id_type", "id_number", name="uq_people_id_type_id_number"),
         Index("ix_people_village_status", "village_id", "status"),
+        # Search (fieldapp/search/service.py): names from their first character. PostgreSQL's
+        # pattern_ops serve LIKE 'prefix%' whatever the database collation; SQLite gets a plain index.
+        Index("ix_people_name", "name", postgresql_ops={"name": "varchar_pattern_ops"}),
     )
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
@@ -83,7 +86,7 @@ class Person(db.Model):
     birth_date: Mapped[date | None]
     ethnicity: Mapped[str | None] = mapped_column(String(2))  # GB/T 3304
     nationality: Mapped[str | None] = mapped_column(String(3))  # ISO 3166-1 alpha-3, people from abroad
-    phone: Mapped[str | None] = mapped_column(String(16))
+    phone: Mapped[str | None] = mapped_column(String(16), index=True)  # search by phone
     hukou_division: Mapped[str | None] = mapped_column(String(6))  # GB/T 2260
     hukou_address: Mapped[str | None] = mapped_column(String(128))
     hukou_type: Mapped[str | None] = mapped_column(String(1))
