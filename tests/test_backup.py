@@ -157,7 +157,6 @@ def test_backup_while_phones_push_restores_elsewhere(backend, server_db, restore
         before = receipts()
         done = flask(server_db, source_instance, source_photos, "backup", str(archive))
         after = receipts()
-        still_pushing = phones.is_alive()
         phones.join(400)
         assert not phones.is_alive(), "the phones did not finish"
     finally:
@@ -166,10 +165,13 @@ def test_backup_while_phones_push_restores_elsewhere(backend, server_db, restore
     assert report.summary()["5xx"] == 0, report.summary()
     manifest = _manifest(archive)
     final = _counts(server_db)
-    # The backup was taken while pushes landed: the copy holds more than before it began, and the
-    # phones went on writing after it.
-    assert still_pushing and before <= manifest["row_counts"]["sync_receipts"] <= after < final["sync_receipts"], \
-        (before, manifest["row_counts"]["sync_receipts"], after, final["sync_receipts"])
+    # The backup's snapshot was taken while pushes landed: it holds at least what was there when the
+    # command started and fewer receipts than the phones made in the end (they went on writing after
+    # the snapshot). Whether they were still writing when the command itself returned depends on the
+    # machine's speed (pg_dump and the archive take seconds), so that is not asked.
+    copied = manifest["row_counts"]["sync_receipts"]
+    assert before <= copied <= after and copied < final["sync_receipts"], \
+        (before, copied, after, final["sync_receipts"])
     assert "Backup written" in done.stdout
     assert archive.stat().st_mode & 0o777 == 0o600
     assert not rules.manifest_problems(manifest)

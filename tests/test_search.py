@@ -139,7 +139,7 @@ def test_by_old_15_digit_number(place, login):
 
 def test_a_tail_of_digits_finds_no_one_and_says_to_type_the_whole_number(place, login):
     client = login(make_account(place.town, "collector", [place.east]))
-    response = search(client, place.id_number[-6:])
+    response = search(client, place.id_number[-7:-1])  # six digits (the last character may be an X)
     assert response.status_code == 200 and found_people(response) == set()
     assert 'id="search-note"' in response.get_data(as_text=True)
     assert last_audit().records == 0

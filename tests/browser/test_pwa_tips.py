@@ -170,7 +170,7 @@ def test_a_tips_whole_life_from_the_informants_phone(pw, live_server, camera_bro
         web_sign_in(page, base, w["collector"])
         page.goto(base + "/tips")
         page.click(f"a[href='/tips/{tip_id}']")
-        expect(page.locator("img.tip-photo")).to_be_visible()  # the informant's photo came with the tip
+        expect(page.locator("#tip-photo img")).to_be_visible()  # the informant's photo came with the tip
         page.wait_for_load_state("load")  # (the photo moves the buttons as it loads)
         page.click("form[action$='/take'] button[type=submit]")
         wait_until(lambda: _tip_state(live_server, tip_id) == "assigned", message="the tip was not taken")
