@@ -20,7 +20,8 @@ from ..accounts import audit
 from ..extensions import db
 from ..models import House, SubArea, Village
 from ..rules.address import address_key
-from ..rules.register_import import FileProblem, ParsedRow, RowIssue, map_header, parse_row, read_cells
+from ..rules.register_import import (FileProblem, ImportPlan, ParsedRow, RowIssue, map_header, parse_row,
+                                     problem_message, read_cells, row_issue_message)
 
 ADDRESS_KEY_MAX = 255  # House.address_key
 
@@ -55,35 +56,19 @@ COLUMN_LABELS = {
 
 
 @dataclass
-class Plan:
+class Plan(ImportPlan):
     """What an import would do: valid rows ready to write, rejected rows with their reasons."""
     rows: list[ParsedRow] = field(default_factory=list)
     village_ids: dict[int, int] = field(default_factory=dict)  # row line -> village id
     sub_area_ids: dict[int, int] = field(default_factory=dict)  # row line -> sub-area id (the 片区 column)
-    ignored_columns: list[str] = field(default_factory=list)
-    file_problem: FileProblem | None = None
-
-    @property
-    def rejected(self) -> list[ParsedRow]:
-        return [row for row in self.rows if row.issues]
-
-    @property
-    def ok(self) -> bool:
-        return self.file_problem is None and bool(self.rows) and not self.rejected
 
 
 def file_message(problem: FileProblem) -> str:
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(str(COLUMN_LABELS[c]) for c in params["columns"])
-    return str(FILE_MESSAGES[problem.code]) % params if params else str(FILE_MESSAGES[problem.code])
+    return problem_message(problem, FILE_MESSAGES, lambda column: str(COLUMN_LABELS[column]))
 
 
 def issue_message(issue: RowIssue) -> str:
-    message = ROW_MESSAGES[issue.code]
-    if issue.code == "duplicate_in_file":
-        return str(message) % {"line": issue.value}
-    return str(message)
+    return row_issue_message(issue, ROW_MESSAGES)
 
 
 def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:

@@ -22,7 +22,7 @@ from ..models import House, Village, new_uid
 from ..registry.forms import CHANGE_FIELD_LABELS
 from ..rules.address import address_key
 from ..rules.identifiers import mask_id, mask_phone
-from ..rules.register_import import FileProblem, RowIssue, iter_cells, map_header
+from ..rules.register_import import FileProblem, RowIssue, iter_cells, map_header, problem_message
 
 ADDRESS_KEY_MAX = house_import.ADDRESS_KEY_MAX
 
@@ -209,12 +209,8 @@ def todo(issue: Issue) -> str:
 
 
 def file_message(plan: Plan) -> str:
-    problem = plan.file_problem
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(column_label(c, plan.kind) for c in params["columns"])
-    message = house_import.FILE_MESSAGES[problem.code]
-    return str(message) % params if params else str(message)
+    return problem_message(plan.file_problem, house_import.FILE_MESSAGES,
+                           lambda column: column_label(column, plan.kind))
 
 
 def from_row_issue(issue: RowIssue) -> Issue:

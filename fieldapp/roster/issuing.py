@@ -21,12 +21,12 @@ from sqlalchemy import select
 
 from .. import accounts
 from ..audit import audit
-from ..doors.importer import read_cells
+from ..doors.importer import FILE_MESSAGES, read_cells
 from ..extensions import db
 from ..models import Account, SubArea, Village
 from ..rules.account_import import (COLUMNS, AccountRow, RowIssue, check_row, map_header, mark_duplicates,
                                     row_from_cells, sub_area_reference)
-from ..rules.register_import import FileProblem, cell_text
+from ..rules.register_import import FileProblem, ImportPlan, cell_text, problem_message, row_issue_message
 
 # An upload on the web page. Each ID's activation code gets a slow hash (about 0.1-0.5 s of one
 # core, bench/README.md "Collection IDs in bulk"), and the request must finish well inside the
@@ -35,16 +35,7 @@ from ..rules.register_import import FileProblem, cell_text
 # timeout there).
 WEB_MAX_ROWS = 100
 
-FILE_MESSAGES = {
-    "empty": _l("The file is empty or has only a header row."),
-    "encoding": _l("The file's text encoding is not UTF-8 or GBK/GB18030. Save it again as CSV (UTF-8) or .xlsx."),
-    "old_excel": _l("This is an old Excel file (.xls). Save it as .xlsx or CSV and upload that."),
-    "unreadable": _l("This is not a readable CSV or .xlsx file. Save it as .xlsx or CSV and try again."),
-    "missing_columns": _l("The header row lacks a column for: %(columns)s. Add a header named as in the list above."),
-    "duplicate_column": _l("Two columns have the header “%(column)s”. Keep one."),
-    "too_many_rows": _l("The file has more than %(limit)s rows. Split it into smaller files."),
-    "too_large": _l("The file is larger than %(limit)s MB. Split it into smaller files."),
-}
+# FILE_MESSAGES: the house import's (the same file problems, read by the same rules).
 ROW_MESSAGES = {
     "missing_name": _l("No name given."),
     "too_long": _l("Too long: at most 64 characters."),
@@ -66,35 +57,19 @@ COLUMN_LABELS = {"name": _l("Name"), "role": _l("Role"), "villages": _l("Village
 
 
 @dataclass
-class Plan:
+class Plan(ImportPlan):
     """What issuing would do: the rows (each with its issues), resolved to villages and sub-areas."""
     rows: list[AccountRow] = field(default_factory=list)
     village_ids: dict[int, list[int]] = field(default_factory=dict)  # row line -> village ids
     sub_area_ids: dict[int, list[int]] = field(default_factory=dict)  # row line -> sub-area ids
-    ignored_columns: list[str] = field(default_factory=list)
-    file_problem: FileProblem | None = None
-
-    @property
-    def rejected(self) -> list[AccountRow]:
-        return [row for row in self.rows if row.issues]
-
-    @property
-    def ok(self) -> bool:
-        return self.file_problem is None and bool(self.rows) and not self.rejected
 
 
 def file_message(problem: FileProblem) -> str:
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(str(COLUMN_LABELS[c]) for c in params["columns"])
-    return str(FILE_MESSAGES[problem.code]) % params if params else str(FILE_MESSAGES[problem.code])
+    return problem_message(problem, FILE_MESSAGES, lambda column: str(COLUMN_LABELS[column]))
 
 
 def issue_message(issue: RowIssue) -> str:
-    message = ROW_MESSAGES[issue.code]
-    if issue.code == "duplicate_in_file":
-        return str(message) % {"line": issue.value}
-    return str(message)
+    return row_issue_message(issue, ROW_MESSAGES)
 
 
 def row_report(row: AccountRow) -> str:

@@ -91,6 +91,42 @@ class ParsedRow:
     sub_area: str | None = None  # the optional 片区 column: a sub-area's code or name in the village
 
 
+@dataclass
+class ImportPlan:
+    """What an all-or-nothing import would do: the file's rows, each with its issues (`row.issues`),
+    the ignored header texts, or the problem that makes the whole file unreadable. Importers
+    subclass it with what they resolve the rows to."""
+    rows: list = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    file_problem: FileProblem | None = None
+
+    @property
+    def rejected(self) -> list:
+        return [row for row in self.rows if row.issues]
+
+    @property
+    def ok(self) -> bool:
+        return self.file_problem is None and bool(self.rows) and not self.rejected
+
+
+def problem_message(problem: FileProblem, messages: dict, label) -> str:
+    """A FileProblem as text: `messages[code]` filled with its params, the missing columns named by
+    `label(column)`. The messages are the caller's (translated strings or lazy ones)."""
+    params = dict(problem.params)
+    if "columns" in params:
+        params["columns"] = ", ".join(label(c) for c in params["columns"])
+    message = messages[problem.code]
+    return str(message) % params if params else str(message)
+
+
+def row_issue_message(issue: RowIssue, messages: dict) -> str:
+    """A RowIssue as text: `messages[code]`; a duplicate names the row it repeats (its value)."""
+    message = messages[issue.code]
+    if issue.code == "duplicate_in_file":
+        return str(message) % {"line": issue.value}
+    return str(message)
+
+
 def decode_text(data: bytes) -> str:
     """The text of a CSV file, by the order in the module docstring. Raises FileProblem('encoding')."""
     if data.startswith(codecs.BOM_UTF8):
