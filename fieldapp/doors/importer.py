@@ -21,7 +21,8 @@ from ..extensions import db
 from ..models import House, SubArea, Village
 from ..rules.address import address_key
 from ..rules.register_import import (FileProblem, ImportPlan, ParsedRow, RowIssue, map_header, parse_row,
-                                     problem_message, read_cells, row_issue_message)
+                                     problem_message, read_cells, row_issue_message,
+                                     village_finder)
 
 ADDRESS_KEY_MAX = 255  # House.address_key
 
@@ -94,11 +95,10 @@ def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
 
 
 def _check_against_register(plan: Plan, villages: list[Village]) -> None:
-    by_name = {v.name: v for v in villages}
-    by_code = {v.code.upper(): v for v in villages}
+    find_village = village_finder(villages)
     wanted: set[int] = set()
     for row in plan.rows:
-        village = by_name.get(row.village) or by_code.get(row.village.upper())
+        village = find_village(row.village)
         if row.village and village is None:
             row.issues.append(RowIssue("unknown_village", "village", row.village[:64]))
         if village is not None:

@@ -26,7 +26,8 @@ from ..extensions import db
 from ..models import Account, SubArea, Village
 from ..rules.account_import import (COLUMNS, AccountRow, RowIssue, check_row, map_header, mark_duplicates,
                                     row_from_cells, sub_area_reference)
-from ..rules.register_import import FileProblem, ImportPlan, cell_text, problem_message, row_issue_message
+from ..rules.register_import import (FileProblem, ImportPlan, cell_text, problem_message, row_issue_message,
+                                     village_finder)
 
 # An upload on the web page. Each ID's activation code gets a slow hash (about 0.1-0.5 s of one
 # core, bench/README.md "Collection IDs in bulk"), and the request must finish well inside the
@@ -118,8 +119,7 @@ def check(plan: Plan, town_id: int, villages: list[Village]) -> Plan:
     for row in plan.rows:
         check_row(row)
     mark_duplicates(plan.rows)
-    by_name = {v.name: v for v in villages}
-    by_code = {v.code.upper(): v for v in villages}
+    find_village = village_finder(villages)
     village_ids = [v.id for v in villages]
     sub_areas = list(db.session.scalars(select(SubArea).where(SubArea.village_id.in_(village_ids)))) \
         if village_ids else []
@@ -129,7 +129,7 @@ def check(plan: Plan, town_id: int, villages: list[Village]) -> Plan:
     for row in plan.rows:
         found: list[Village] = []
         for token in row.villages:
-            village = by_name.get(token) or by_code.get(token.upper())
+            village = find_village(token)
             if village is None:
                 row.issues.append(RowIssue("unknown_village", "villages", token[:64]))
             elif village not in found:

@@ -191,6 +191,14 @@ def map_header(header: list, index: dict[str, str] | None = None,
     return found, ignored
 
 
+def village_finder(villages: list):
+    """How an import names a village: by its exact name, or by its code in any letter case. Returns
+    text -> the one of `villages` it names, or None (any village outside them is unknown)."""
+    by_name = {v.name: v for v in villages}
+    by_code = {v.code.upper(): v for v in villages}
+    return lambda text: by_name.get(text) or by_code.get(text.upper())
+
+
 def cell_text(value) -> str:
     """A cell as text: Excel numbers without a spurious '.0', NFKC, trimmed."""
     if value is None:
