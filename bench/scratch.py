@@ -11,11 +11,12 @@ from fieldapp import MIGRATIONS, create_app
 from fieldapp.extensions import db
 
 
-def scratch_app(url: str | None, tmp_dir: str) -> tuple[Flask, str]:
+def scratch_app(url: str | None, tmp_dir: str, **config) -> tuple[Flask, str]:
     """The app on `url` (PostgreSQL: its public schema is dropped first) or, without one, on a new
-    SQLite file in `tmp_dir`; migrated to the newest schema. Returns the app and the URL used."""
+    SQLite file in `tmp_dir`; migrated to the newest schema. `config`: more app settings (TESTING,
+    PASSWORD_HASH_METHOD, ...). Returns the app and the URL used."""
     url = url or f"sqlite:///{Path(tmp_dir) / 'bench.sqlite'}"
-    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False})
+    app = create_app({"SQLALCHEMY_DATABASE_URI": url, "SECRET_KEY": "bench", "WTF_CSRF_ENABLED": False, **config})
     with app.app_context():
         if url.startswith("postgresql"):
             with db.engine.begin() as conn:
