@@ -72,6 +72,13 @@ def issue_message(issue: RowIssue) -> str:
     return row_issue_message(issue, ROW_MESSAGES)
 
 
+def lock_villages(villages: list[Village]) -> None:
+    """Lock the importer's villages for the rest of the transaction: two imports into the same
+    villages run one after the other, so the second one's duplicate check sees the first one's
+    records (SQLite already serialises writers)."""
+    db.session.execute(select(Village.id).where(Village.id.in_([v.id for v in villages])).with_for_update())
+
+
 def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
     """Read and check every row (see the module docstring). `villages`: the importer's villages."""
     plan = Plan()

@@ -72,6 +72,11 @@ class FileProblem(Exception):
         self.params = params
 
 
+def too_large(max_bytes: int) -> FileProblem:
+    """The problem of an upload longer than `max_bytes`: its message names the limit in whole MB."""
+    return FileProblem("too_large", limit=max_bytes // (1024 * 1024))
+
+
 @dataclass
 class RowIssue:
     """Why a row is rejected: a machine code (translated by the caller) and the offending column."""
