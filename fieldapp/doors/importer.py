@@ -20,8 +20,8 @@ from ..accounts import audit
 from ..extensions import db
 from ..models import House, SubArea, Village
 from ..rules.address import address_key
-from ..rules.register_import import (FileProblem, ImportPlan, ParsedRow, RowIssue, map_header, parse_row,
-                                     problem_message, read_cells, row_issue_message,
+from ..rules.register_import import (FileProblem, ImportPlan, fill_plan, ParsedRow, RowIssue, map_header, parse_row,
+                                     problem_message, row_issue_message,
                                      village_finder)
 
 ADDRESS_KEY_MAX = 255  # House.address_key
@@ -83,16 +83,7 @@ def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
     """Read and check every row (see the module docstring). `villages`: the importer's villages."""
     plan = Plan()
     try:
-        cells = read_cells(data, max_rows)
-        if not cells:
-            raise FileProblem("empty")
-        columns, plan.ignored_columns = map_header(cells[0])
-        for offset, row in enumerate(cells[1:], start=2):
-            parsed = parse_row(offset, row, columns)
-            if parsed is not None:
-                plan.rows.append(parsed)
-        if not plan.rows:
-            raise FileProblem("empty")
+        fill_plan(plan, data, max_rows, map_header, parse_row)
     except FileProblem as problem:
         plan.file_problem = problem
         plan.rows = []

@@ -21,12 +21,12 @@ from sqlalchemy import select
 
 from .. import accounts
 from ..audit import audit
-from ..doors.importer import FILE_MESSAGES, read_cells
+from ..doors.importer import FILE_MESSAGES
 from ..extensions import db
 from ..models import Account, SubArea, Village
 from ..rules.account_import import (COLUMNS, AccountRow, RowIssue, check_row, map_header, mark_duplicates,
                                     row_from_cells, sub_area_reference)
-from ..rules.register_import import (FileProblem, ImportPlan, cell_text, problem_message, row_issue_message,
+from ..rules.register_import import (FileProblem, ImportPlan, fill_plan, cell_text, problem_message, row_issue_message,
                                      village_finder)
 
 # An upload on the web page. Each ID's activation code gets a slow hash (about 0.1-0.5 s of one
@@ -83,18 +83,7 @@ def read_file(data: bytes, max_rows: int) -> Plan:
     """The rows of an uploaded list (not yet checked against the town)."""
     plan = Plan()
     try:
-        cells = read_cells(data, max_rows)
-        while cells and not any(cell_text(c) for c in cells[-1]):
-            cells.pop()
-        if not cells:
-            raise FileProblem("empty")
-        columns, plan.ignored_columns = map_header(cells[0])
-        for line, values in enumerate(cells[1:], start=2):
-            row = row_from_cells(line, values, columns)
-            if row is not None:
-                plan.rows.append(row)
-        if not plan.rows:
-            raise FileProblem("empty")
+        fill_plan(plan, data, max_rows, map_header, row_from_cells)
     except FileProblem as problem:
         return Plan(file_problem=problem)
     return plan

@@ -114,6 +114,22 @@ class ImportPlan:
         return self.file_problem is None and bool(self.rows) and not self.rejected
 
 
+def fill_plan(plan: ImportPlan, data: bytes, max_rows: int, map_header, parse_row) -> None:
+    """Read a CSV or .xlsx file into `plan`: the header through `map_header(header)` -> (columns,
+    ignored header texts), each data row through `parse_row(line, cells, columns)` (None for a blank
+    row). Raises FileProblem: the file's own, or 'empty' without a header or a data row."""
+    cells = read_cells(data, max_rows)
+    if not cells:
+        raise FileProblem("empty")
+    columns, plan.ignored_columns = map_header(cells[0])
+    for line, values in enumerate(cells[1:], start=2):
+        row = parse_row(line, values, columns)
+        if row is not None:
+            plan.rows.append(row)
+    if not plan.rows:
+        raise FileProblem("empty")
+
+
 def problem_message(problem: FileProblem, messages: dict, label) -> str:
     """A FileProblem as text: `messages[code]` filled with its params, the missing columns named by
     `label(column)`. The messages are the caller's (translated strings or lazy ones)."""

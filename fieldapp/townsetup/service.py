@@ -16,12 +16,12 @@ from sqlalchemy import select
 
 from .. import changefeed, records
 from ..audit import audit
-from ..doors.importer import FileProblem, read_cells
+from ..doors.importer import FileProblem
 from ..extensions import db
 from ..models import SubArea, Town, Village
 from ..rules import town_workbook as rules
 from ..rules.excel_files import workbook_bytes
-from ..rules.register_import import cell_text
+from ..rules.register_import import cell_text, read_cells
 
 MAX_ROWS = 20_000  # per sheet: a town has some hundred villages and a few thousand sub-areas
 
