@@ -18,13 +18,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, event, text  # noqa: E402
+from sqlalchemy import event  # noqa: E402
 
-from fieldapp import accounts, create_app  # noqa: E402
+from fieldapp import accounts  # noqa: E402
 from fieldapp.extensions import db  # noqa: E402
 from tests.builders import make_account, make_town, sign_in  # noqa: E402
 from tests.roster_builders import list_csv  # noqa: E402
+from scratch import scratch_app  # noqa: E402
 
 
 def main() -> None:
@@ -32,15 +32,8 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200)
     parser.add_argument("--url", default=None)
     args = parser.parse_args()
-    url = args.url or "sqlite:///" + str(Path(tempfile.mkdtemp()) / "bench.sqlite")
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    app = create_app({"SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url, "WTF_CSRF_ENABLED": False})
+    app, url = scratch_app(args.url, tempfile.mkdtemp())
     with app.app_context():
-        upgrade()
         town, _villages = make_town()
         admin_id = make_account(town, "admin").collection_id
     rows = [[f"采集员{n:04d}", "采集员", "东村", None, f"138{n:08d}"] for n in range(args.rows)]

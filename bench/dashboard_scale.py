@@ -29,7 +29,7 @@ from werkzeug.security import generate_password_hash
 
 sys.path.insert(0, str(Path(__file__).parent))
 from progress_scale import fill, scale_args  # noqa: E402
-from scratch import scratch_app  # noqa: E402
+from scratch import scratch_app, timed  # noqa: E402
 
 from fieldapp import live, scope  # noqa: E402
 from fieldapp.extensions import db  # noqa: E402
@@ -88,20 +88,6 @@ def dashboard_data(account_id: int):
     ids = [v.id for v in villages]
     series = data.daily_series(ids, account.town.people_quota, figures.campaign, AS_OF)
     return figures, data.collectors(account.town_id, ids, AS_OF), chart.build(series), live.latest_event_id()
-
-
-def timed(fn, runs: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and this process's CPU milliseconds per run (CPU time stays meaningful when other
-    work shares the machine; SQLite runs in-process, so its work is counted too)."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        db.session.expire_all()
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-        db.session.rollback()
-    return wall, cpu
 
 
 def explain(dialect: str, ids: list[int]) -> None:

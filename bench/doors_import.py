@@ -17,12 +17,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, text  # noqa: E402
-
-from fieldapp import create_app  # noqa: E402
 from tests.builders import make_account, make_town, sign_in  # noqa: E402
 from tests.doors_builders import csv_bytes  # noqa: E402
+from scratch import scratch_app  # noqa: E402
 
 
 def main() -> None:
@@ -30,17 +27,9 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=5000)
     parser.add_argument("--url", default=None)
     args = parser.parse_args()
-    url = args.url or "sqlite:///" + str(Path(tempfile.mkdtemp()) / "bench.sqlite")
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url,
-                      "WTF_CSRF_ENABLED": False, "PASSWORD_HASH_METHOD": "pbkdf2:sha256:1000",
-                      "DOOR_IMPORT_MAX_ROWS": max(args.rows, 5000)})
+    app, url = scratch_app(args.url, tempfile.mkdtemp(), TESTING=True, PASSWORD_HASH_METHOD="pbkdf2:sha256:1000",
+                           DOOR_IMPORT_MAX_ROWS=max(args.rows, 5000))
     with app.app_context():
-        upgrade()
         town, (east, _west) = make_town()
         collection_id, village_id = make_account(town, "supervisor").collection_id, east.id
     per_group = 250

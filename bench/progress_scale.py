@@ -19,7 +19,7 @@ from datetime import date
 from sqlalchemy import func, insert, select
 
 from fieldapp import records
-from scratch import scratch_app
+from scratch import bench_town, scratch_app
 from fieldapp.extensions import db
 from fieldapp.models import House, Person, Town, Village
 from fieldapp.progress.data import overview
@@ -28,13 +28,7 @@ BATCH = 20_000
 
 
 def fill(people: int, houses: int, villages: int = 28) -> None:
-    town = Town(code="B", name="基准镇", office="基准镇", people_quota=people, houses_quota=houses, orgs_quota=400)
-    db.session.add(town)
-    db.session.flush()
-    vs = [Village(town_id=town.id, code=f"B{i:02d}", name=f"村{i}", people_quota=people // villages,
-                  houses_quota=houses // villages, sort_order=i) for i in range(villages)]
-    db.session.add_all(vs)
-    db.session.flush()
+    vs = bench_town(people, houses, 400, villages)
     vids = [v.id for v in vs]
     for start in range(0, houses, BATCH):
         db.session.execute(insert(House.__table__), [

@@ -28,11 +28,11 @@ from pathlib import Path
 from sqlalchemy import insert, select, text
 
 sys.path.insert(0, str(Path(__file__).parent))
-from scratch import scratch_app  # noqa: E402
+from scratch import bench_town, scratch_app, timed  # noqa: E402
 
 from fieldapp import records  # noqa: E402
 from fieldapp.extensions import db  # noqa: E402
-from fieldapp.models import Account, House, Organisation, Person, Town, Village  # noqa: E402
+from fieldapp.models import Account, House, Organisation, Person  # noqa: E402
 from fieldapp.rules.address import address_key  # noqa: E402
 from fieldapp.rules.doorcode import check_character  # noqa: E402
 from fieldapp.rules.identifiers import resident_id_check_digit, uscc_check_char  # noqa: E402
@@ -80,13 +80,7 @@ def fill(people: int, houses: int, orgs: int, villages: int = 28, seed: int = 20
     """Fill the database; returns a few real values to search for."""
     rng = random.Random(seed)
     weights = [1 / (i + 5) for i in range(len(SURNAMES))]
-    town = Town(code="B", name="基准镇", office="基准镇", people_quota=people, houses_quota=houses, orgs_quota=orgs)
-    db.session.add(town)
-    db.session.flush()
-    vs = [Village(town_id=town.id, code=f"B{i:02d}", name=f"村{i}", people_quota=people // villages,
-                  houses_quota=houses // villages, sort_order=i) for i in range(villages)]
-    db.session.add_all(vs)
-    db.session.flush()
+    vs = bench_town(people, houses, orgs, villages)
     vids, vnames = [v.id for v in vs], [v.name for v in vs]
     for start in range(0, houses, BATCH):
         rows = []
@@ -125,8 +119,8 @@ def fill(people: int, houses: int, orgs: int, villages: int = 28, seed: int = 20
         if start == 0:
             sample["org"] = rows[77]
     records.recount()
-    db.session.add_all([Account(collection_id="B-SUP", name="督导", role="supervisor", town_id=town.id),
-                        Account(collection_id="B-COL", name="采集员", role="collector", town_id=town.id,
+    db.session.add_all([Account(collection_id="B-SUP", name="督导", role="supervisor", town_id=vs[0].town_id),
+                        Account(collection_id="B-COL", name="采集员", role="collector", town_id=vs[0].town_id,
                                 villages=[vs[sample["person"]["village_id"] - vids[0]]])])
     db.session.commit()
     if db.engine.dialect.name == "postgresql":
@@ -137,21 +131,6 @@ def fill(people: int, houses: int, orgs: int, villages: int = 28, seed: int = 20
         db.session.commit()
     sample["door_code"] = door_code(4321)
     return sample
-
-
-def timed(fn, runs: int) -> tuple[list[float], list[float]]:
-    """Wall-clock and this process's CPU time (ms) of each run. On SQLite the CPU time is the whole
-    search (the database runs in this process) and is what a shared, busy machine does not distort;
-    on PostgreSQL the server's time is only in the wall clock."""
-    wall, cpu = [], []
-    for _ in range(runs):
-        db.session.expire_all()
-        t0, c0 = time.perf_counter(), time.process_time()
-        fn()
-        wall.append((time.perf_counter() - t0) * 1000)
-        cpu.append((time.process_time() - c0) * 1000)
-        db.session.rollback()
-    return wall, cpu
 
 
 def p95(values: list[float]) -> float:

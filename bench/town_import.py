@@ -17,13 +17,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from flask_migrate import upgrade  # noqa: E402
-from sqlalchemy import create_engine, func, select, text  # noqa: E402
+from sqlalchemy import func, select  # noqa: E402
 
-from fieldapp import create_app  # noqa: E402
 from fieldapp.extensions import db  # noqa: E402
 from fieldapp.models import SubArea, Town  # noqa: E402
 from tests.test_townsetup import xlsx  # noqa: E402
+from scratch import scratch_app  # noqa: E402
 
 
 def main() -> None:
@@ -32,15 +31,7 @@ def main() -> None:
     parser.add_argument("--sub-areas", type=int, default=20)
     parser.add_argument("--url", default=None)
     args = parser.parse_args()
-    url = args.url or "sqlite:///" + str(Path(tempfile.mkdtemp()) / "bench.sqlite")
-    if url.startswith("postgresql"):
-        engine = create_engine(url)
-        with engine.begin() as conn:
-            conn.execute(text("DROP SCHEMA public CASCADE; CREATE SCHEMA public"))
-        engine.dispose()
-    app = create_app({"TESTING": True, "SECRET_KEY": "bench", "SQLALCHEMY_DATABASE_URI": url})
-    with app.app_context():
-        upgrade()
+    app, url = scratch_app(args.url, tempfile.mkdtemp(), TESTING=True)
     villages = [[f"V{i:05d}", f"第{i}村", "村"] for i in range(1, args.villages + 1)]
     sub_areas = [[v[0], f"{'A' if j % 2 else 'L'}{j}", f"{j}号{'片区' if j % 2 else '楼组'}", "片区" if j % 2 else "楼组"]
                  for v in villages for j in range(1, args.sub_areas + 1)]

@@ -2,10 +2,13 @@
 (accounts, records) and commits, so what tests see is what users get."""
 from __future__ import annotations
 
+import csv
 import html
+import io
 from datetime import date
 from itertools import count
 
+from openpyxl import Workbook
 from werkzeug.security import generate_password_hash
 
 from fieldapp import records
@@ -130,3 +133,26 @@ def english(client):
     """Switch the client's UI to English (the default is Chinese), so tests can match English text."""
     assert send(client, "POST", "/language/en", {"next": "/"}).status_code == 303
     return client
+
+
+def table_csv(rows: list[list], header: list, encoding: str = "utf-8", delimiter: str = ",") -> bytes:
+    """A table as an uploaded CSV file: the header, then the rows (None as an empty cell), CRLF line
+    ends; encoding 'utf-8-sig' gives a BOM, 'gbk' or 'gb18030' what Chinese Excel saves."""
+    out = io.StringIO(newline="")
+    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
+    writer.writerow(header)
+    for row in rows:
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue().encode(encoding)
+
+
+def table_xlsx(rows: list[list], header: list) -> bytes:
+    """A table as an uploaded .xlsx file: the header, then the rows, on the first sheet."""
+    book = Workbook()
+    sheet = book.active
+    sheet.append(header)
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()

@@ -1,33 +1,20 @@
 """Builders for door-label tests: register files in the encodings and formats people upload."""
 from __future__ import annotations
 
-import csv
 import io
 
-from openpyxl import Workbook
+from .builders import table_csv, table_xlsx
 
 HEADER_ZH = ["村", "组", "路", "弄", "门牌号", "栋", "室", "纬度", "经度"]
 
 
 def csv_bytes(rows: list[list], encoding: str = "utf-8", header=HEADER_ZH, delimiter: str = ",") -> bytes:
     """A register as CSV bytes; encoding 'utf-8-sig' gives a BOM, 'gb18030' what Chinese Excel saves."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, delimiter=delimiter, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue().encode(encoding)
+    return table_csv(rows, header, encoding, delimiter)
 
 
 def xlsx_bytes(rows: list[list], header=HEADER_ZH) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return table_xlsx(rows, header)
 
 
 def upload(client, data: bytes, filename: str = "register.csv", action: str = "run"):

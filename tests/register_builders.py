@@ -1,10 +1,9 @@
 """Builders for the people and organisation register import tests: files as clerks upload them."""
 from __future__ import annotations
 
-import csv
 import io
 
-from openpyxl import Workbook
+from .builders import table_csv, table_xlsx
 
 PEOPLE_HEADER = ["村/社区", "组", "门牌号", "新建房屋", "姓名", "证件类型", "证件号码", "性别", "出生日期", "民族", "联系电话",
                  "人员类别", "与户主关系", "迁入日期", "居住事由", "离开户籍地时间", "工作单位统一社会信用代码"]
@@ -24,24 +23,9 @@ def org_row(uscc: str, village="东村", group="1", number="1", create="", name=
     return [village, group, number, create, name, kind, uscc, legal_rep, phone, employees]
 
 
-def csv_bytes(rows: list[list], header: list[str], encoding: str = "utf-8") -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue().encode(encoding)
-
-
-def xlsx_bytes(rows: list[list], header: list[str]) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+# The register files as uploaded: tests.builders' tables (rows, header, encoding).
+csv_bytes = table_csv
+xlsx_bytes = table_xlsx
 
 
 def upload(client, kind: str, data: bytes, filename: str = "register.csv", action: str = "run"):

@@ -2,36 +2,23 @@
 sub-areas, and the permission matrix's targets for the roster routes."""
 from __future__ import annotations
 
-import csv
 import io
-
-from openpyxl import Workbook
 
 from fieldapp.extensions import db
 from fieldapp.models import Account, SubArea
+
+from .builders import table_csv, table_xlsx
 
 HEADER = ["姓名", "角色", "村居", "片区/楼组", "手机号码"]
 
 
 def list_csv(rows: list[list], encoding: str = "utf-8", header=HEADER) -> bytes:
     """An account list as CSV bytes; 'utf-8-sig' gives a BOM, 'gbk' what Chinese Excel saves."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(header)
-    for row in rows:
-        writer.writerow(["" if v is None else v for v in row])
-    return out.getvalue().encode(encoding)
+    return table_csv(rows, header, encoding)
 
 
 def list_xlsx(rows: list[list], header=HEADER) -> bytes:
-    book = Workbook()
-    sheet = book.active
-    sheet.append(header)
-    for row in rows:
-        sheet.append(row)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return table_xlsx(rows, header)
 
 
 def make_sub_area(village, code: str, name: str | None = None, kind: str = "area") -> SubArea:

@@ -16,6 +16,30 @@ from ..models import Town, Village
 from . import importer
 
 
+def report_plan(plan, file_message, row_lines, verb: str, check_only: bool) -> bool:
+    """Print a checked all-or-nothing plan (a rules.register_import.ImportPlan) as the import commands
+    do, messages in English: a file problem stops here, each rejected row's `row_lines(row)` go to
+    stderr, then the ignored columns and the counts. True when the plan may be carried out; False
+    after --check; ClickException ("Nothing was `verb`") when a row is rejected. Also used by
+    `issue-ids` (fieldapp.roster.cli)."""
+    with force_locale("en"):
+        if plan.file_problem:
+            raise click.ClickException(file_message(plan.file_problem))
+        for row in plan.rejected:
+            for line in row_lines(row):
+                click.echo(f"row {row.line}: {line}", err=True)
+        if plan.ignored_columns:
+            click.echo("Ignored columns: " + ", ".join(plan.ignored_columns))
+    good = len(plan.rows) - len(plan.rejected)
+    click.echo(f"{len(plan.rows)} rows read: {good} valid, {len(plan.rejected)} rejected.")
+    if not plan.ok:
+        raise click.ClickException(f"Nothing was {verb}: correct the rejected rows and run again.")
+    if check_only:
+        click.echo(f"Checked only; nothing {verb}.")
+        return False
+    return True
+
+
 @click.command("import-houses")
 @click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--check", "check_only", is_flag=True, help="Only check the file and print the report.")
@@ -31,20 +55,10 @@ def import_houses_command(path: Path, check_only: bool, max_rows: int):
     villages = list(db.session.scalars(select(Village).where(Village.town_id == town.id)))
     with force_locale("en"):
         plan = importer.check(path.read_bytes(), villages, max_rows)
-        if plan.file_problem:
-            raise click.ClickException(importer.file_message(plan.file_problem))
-        for row in plan.rejected:
-            for issue in row.issues:
-                where = str(importer.COLUMN_LABELS[issue.column])
-                click.echo(f"row {row.line}: {where}: {importer.issue_message(issue)}", err=True)
-        if plan.ignored_columns:
-            click.echo("Ignored columns: " + ", ".join(plan.ignored_columns))
-    good = len(plan.rows) - len(plan.rejected)
-    click.echo(f"{len(plan.rows)} rows read: {good} valid, {len(plan.rejected)} rejected.")
-    if not plan.ok:
-        raise click.ClickException("Nothing was imported: correct the rejected rows and run again.")
-    if check_only:
-        click.echo("Checked only; nothing imported.")
+    if not report_plan(plan, importer.file_message,
+                       lambda row: [f"{importer.COLUMN_LABELS[issue.column]}: {importer.issue_message(issue)}"
+                                    for issue in row.issues],
+                       "imported", check_only):
         return
     houses = importer.import_rows(plan, None)
     db.session.commit()

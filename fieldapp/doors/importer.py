@@ -20,7 +20,9 @@ from ..accounts import audit
 from ..extensions import db
 from ..models import House, SubArea, Village
 from ..rules.address import address_key
-from ..rules.register_import import FileProblem, ParsedRow, RowIssue, map_header, parse_row, read_cells
+from ..rules.register_import import (FileProblem, ImportPlan, fill_plan, ParsedRow, RowIssue, map_header, parse_row,
+                                     problem_message, row_issue_message,
+                                     village_finder)
 
 ADDRESS_KEY_MAX = 255  # House.address_key
 
@@ -55,51 +57,33 @@ COLUMN_LABELS = {
 
 
 @dataclass
-class Plan:
+class Plan(ImportPlan):
     """What an import would do: valid rows ready to write, rejected rows with their reasons."""
     rows: list[ParsedRow] = field(default_factory=list)
     village_ids: dict[int, int] = field(default_factory=dict)  # row line -> village id
     sub_area_ids: dict[int, int] = field(default_factory=dict)  # row line -> sub-area id (the 片区 column)
-    ignored_columns: list[str] = field(default_factory=list)
-    file_problem: FileProblem | None = None
-
-    @property
-    def rejected(self) -> list[ParsedRow]:
-        return [row for row in self.rows if row.issues]
-
-    @property
-    def ok(self) -> bool:
-        return self.file_problem is None and bool(self.rows) and not self.rejected
 
 
 def file_message(problem: FileProblem) -> str:
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(str(COLUMN_LABELS[c]) for c in params["columns"])
-    return str(FILE_MESSAGES[problem.code]) % params if params else str(FILE_MESSAGES[problem.code])
+    return problem_message(problem, FILE_MESSAGES, lambda column: str(COLUMN_LABELS[column]))
 
 
 def issue_message(issue: RowIssue) -> str:
-    message = ROW_MESSAGES[issue.code]
-    if issue.code == "duplicate_in_file":
-        return str(message) % {"line": issue.value}
-    return str(message)
+    return row_issue_message(issue, ROW_MESSAGES)
+
+
+def lock_villages(villages: list[Village]) -> None:
+    """Lock the importer's villages for the rest of the transaction: two imports into the same
+    villages run one after the other, so the second one's duplicate check sees the first one's
+    records (SQLite already serialises writers)."""
+    db.session.execute(select(Village.id).where(Village.id.in_([v.id for v in villages])).with_for_update())
 
 
 def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
     """Read and check every row (see the module docstring). `villages`: the importer's villages."""
     plan = Plan()
     try:
-        cells = read_cells(data, max_rows)
-        if not cells:
-            raise FileProblem("empty")
-        columns, plan.ignored_columns = map_header(cells[0])
-        for offset, row in enumerate(cells[1:], start=2):
-            parsed = parse_row(offset, row, columns)
-            if parsed is not None:
-                plan.rows.append(parsed)
-        if not plan.rows:
-            raise FileProblem("empty")
+        fill_plan(plan, data, max_rows, map_header, parse_row)
     except FileProblem as problem:
         plan.file_problem = problem
         plan.rows = []
@@ -109,11 +93,10 @@ def check(data: bytes, villages: list[Village], max_rows: int) -> Plan:
 
 
 def _check_against_register(plan: Plan, villages: list[Village]) -> None:
-    by_name = {v.name: v for v in villages}
-    by_code = {v.code.upper(): v for v in villages}
+    find_village = village_finder(villages)
     wanted: set[int] = set()
     for row in plan.rows:
-        village = by_name.get(row.village) or by_code.get(row.village.upper())
+        village = find_village(row.village)
         if row.village and village is None:
             row.issues.append(RowIssue("unknown_village", "village", row.village[:64]))
         if village is not None:

@@ -17,6 +17,7 @@ from ..registry.views import NATURAL_ORDER
 from ..rules.address import ADDRESS_PARTS, format_address
 from ..rules.doorcode import format_door_code, is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
+from ..rules.register_import import too_large
 from . import codes, importer, qr
 from .forms import REASON_LABELS, ImportForm, RetireForm
 
@@ -243,12 +244,10 @@ def import_houses():
                                importer=importer), 422 if request.method == "POST" else 200
     data = form.file.data.read(limit + 1)
     if len(data) > limit:
-        plan = importer.Plan(file_problem=importer.FileProblem("too_large", limit=limit // (1024 * 1024)))
+        plan = importer.Plan(file_problem=too_large(limit))
     else:
         if form.run.data:
-            # Two imports at once into the same villages run one after the other, so the second
-            # one's duplicate check sees the first one's houses (SQLite already serialises writers).
-            db.session.execute(select(Village.id).where(Village.id.in_([v.id for v in villages])).with_for_update())
+            importer.lock_villages(villages)
         plan = importer.check(data, villages, current_app.config["DOOR_IMPORT_MAX_ROWS"])
     if plan.ok and form.run.data:
         try:

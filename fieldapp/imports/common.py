@@ -22,7 +22,9 @@ from ..models import House, Village, new_uid
 from ..registry.forms import CHANGE_FIELD_LABELS
 from ..rules.address import address_key
 from ..rules.identifiers import mask_id, mask_phone
-from ..rules.register_import import FileProblem, RowIssue, iter_cells, map_header
+from ..rules.register_import import (FileProblem, RowIssue, iter_cells, map_header, parse_address, problem_message,
+                                     row_texts, village_finder)
+from ..rules.register_rows import parse_yes_no
 
 ADDRESS_KEY_MAX = house_import.ADDRESS_KEY_MAX
 
@@ -156,6 +158,23 @@ def read_rows(plan: Plan, data: bytes, max_rows: int, index: dict, required: tup
         raise FileProblem("empty")
 
 
+def parse_start(line: int, cells: list, columns: dict[str, int]) -> tuple[Row, dict[str, str]] | None:
+    """What the people and the organisation rows share: the row with its village, address and "create
+    the house" cell (and the findings on them), and the row's cells as text by column; None for a
+    blank row."""
+    texts = row_texts(cells, columns)
+    if texts is None:
+        return None
+    raw, row_issues = texts
+    village, address = parse_address(raw, row_issues)
+    row = Row(line=line, village=village, address=address, issues=[from_row_issue(i) for i in row_issues])
+    create = parse_yes_no(raw.get("create_house", ""))
+    if create is None:
+        row.issues.append(Issue("bad_yes_no", "create_house", raw["create_house"][:32]))
+    row.create_house = bool(create)
+    return row, raw
+
+
 def chunks(values, size: int = 500):
     """`values` in lists of `size`: IN (...) lists and batches of a bounded length."""
     values = list(values)
@@ -209,12 +228,8 @@ def todo(issue: Issue) -> str:
 
 
 def file_message(plan: Plan) -> str:
-    problem = plan.file_problem
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(column_label(c, plan.kind) for c in params["columns"])
-    message = house_import.FILE_MESSAGES[problem.code]
-    return str(message) % params if params else str(message)
+    return problem_message(plan.file_problem, house_import.FILE_MESSAGES,
+                           lambda column: column_label(column, plan.kind))
 
 
 def from_row_issue(issue: RowIssue) -> Issue:
@@ -231,12 +246,11 @@ def find_houses(plan: Plan, villages: list[Village], default: Village | None = N
             if not row.village:
                 row.village = default.code
                 row.issues = [i for i in row.issues if i.code != "missing_village"]
-    by_name = {v.name: v for v in villages}
-    by_code = {v.code.upper(): v for v in villages}
+    find_village = village_finder(villages)
     names = {v.id: v.name for v in villages}
     wanted: set[int] = set()
     for row in plan.rows:
-        village = by_name.get(row.village) or by_code.get(row.village.upper())
+        village = find_village(row.village)
         if row.village and village is None:
             row.issues.append(Issue("unknown_village", "village", row.village[:64]))
         elif village is not None:

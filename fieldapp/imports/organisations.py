@@ -28,8 +28,8 @@ from ..extensions import db
 from ..models import Organisation, Village, new_uid
 from ..push.forms import form_for
 from ..registry.forms import OrganisationForm
-from ..rules.register_import import FileProblem, parse_address, row_texts
-from ..rules.register_rows import ORG_INDEX, ORG_REQUIRED, coded, parse_count, parse_yes_no
+from ..rules.register_import import FileProblem
+from ..rules.register_rows import ORG_INDEX, ORG_REQUIRED, coded, parse_count
 from . import common
 from .common import Issue, Plan, Row
 
@@ -37,16 +37,10 @@ TEXT_COLUMNS = ("name", "uscc", "legal_rep", "phone")
 
 
 def parse(line: int, cells: list, columns: dict[str, int]) -> Row | None:
-    texts = row_texts(cells, columns)
-    if texts is None:
+    started = common.parse_start(line, cells, columns)
+    if started is None:
         return None
-    raw, row_issues = texts
-    village, address = parse_address(raw, row_issues)
-    row = Row(line=line, village=village, address=address, issues=[common.from_row_issue(i) for i in row_issues])
-    create = parse_yes_no(raw.get("create_house", ""))
-    if create is None:
-        row.issues.append(Issue("bad_yes_no", "create_house", raw["create_house"][:32]))
-    row.create_house = bool(create)
+    row, raw = started
     values = {n: raw.get(n, "") for n in TEXT_COLUMNS}
     kind = coded("kind", raw.get("kind", ""))
     if kind is None:

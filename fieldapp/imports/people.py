@@ -38,8 +38,8 @@ from ..models import Account, House, MoveRequest, Organisation, Person, Village,
 from ..push.forms import form_for
 from ..registry.forms import RESIDENT_ID, PersonForm
 from ..rules.permissions import POLICE_ONLY_CATEGORIES
-from ..rules.register_import import FileProblem, parse_address, row_texts
-from ..rules.register_rows import PEOPLE_INDEX, PEOPLE_REQUIRED, coded, parse_date, parse_yes_no
+from ..rules.register_import import FileProblem
+from ..rules.register_rows import PEOPLE_INDEX, PEOPLE_REQUIRED, coded, parse_date
 from . import common
 from .common import Issue, Plan, Row
 
@@ -52,16 +52,10 @@ BATCH = 2000
 
 
 def parse(line: int, cells: list, columns: dict[str, int], police: bool) -> Row | None:
-    texts = row_texts(cells, columns)
-    if texts is None:
+    started = common.parse_start(line, cells, columns)
+    if started is None:
         return None
-    raw, row_issues = texts
-    village, address = parse_address(raw, row_issues)
-    row = Row(line=line, village=village, address=address, issues=[common.from_row_issue(i) for i in row_issues])
-    create = parse_yes_no(raw.get("create_house", ""))
-    if create is None:
-        row.issues.append(Issue("bad_yes_no", "create_house", raw["create_house"][:32]))
-    row.create_house = bool(create)
+    row, raw = started
     values = {n: raw.get(n, "") for n in TEXT_COLUMNS}
     for column in CODED_COLUMNS:
         value = coded(column, raw.get(column, ""))

@@ -12,8 +12,6 @@ masked), what is wrong, what to do, and whether it is an error (the import is re
 """
 from __future__ import annotations
 
-import csv
-import io
 
 from flask_babel import gettext as _
 from openpyxl import Workbook
@@ -22,6 +20,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..models import Village
+from ..rules.excel_files import csv_bytes, workbook_bytes
 from ..rules.register_rows import CODE_TABLES, NAME_LISTS, ORG_TEMPLATE, PEOPLE_TEMPLATE, template_choices
 from . import common
 from .common import Plan
@@ -74,9 +73,7 @@ def template(kind: str, villages: list[Village]) -> bytes:
     notes.append(["列", "怎么填"])
     for column, header in columns:
         notes.append([header + ("（必填）" if column in required else ""), HELP.get(column, "")])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
 
 
 HELP = {
@@ -124,15 +121,8 @@ def report_xlsx(plan: Plan) -> bytes:
     sheet.append(_headers())
     for values in _report_rows(plan):
         sheet.append(values)
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
 
 
 def report_csv(plan: Plan) -> bytes:
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(_headers())
-    for values in _report_rows(plan):
-        writer.writerow(values)
-    return out.getvalue().encode("utf-8-sig")
+    return csv_bytes([_headers(), *_report_rows(plan)])

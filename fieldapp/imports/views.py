@@ -16,15 +16,15 @@ from pathlib import Path
 from flask import Blueprint, Response, abort, current_app, flash, redirect, render_template, request, url_for
 from flask_babel import gettext as _
 from flask_login import current_user
-from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from .. import scope
 from ..accounts import audit
 from ..extensions import db
+from ..doors.importer import lock_villages
 from ..i18n import ui_lang
-from ..models import Village
 from ..rules.permissions import can
+from ..rules.register_import import too_large
 from . import common, organisations, people, sheets
 from .forms import UploadForm
 
@@ -65,12 +65,10 @@ def _page(kind: str):
         return render_template("imports/upload.html", plan=None, **context), 422 if request.method == "POST" else 200
     data = form.file.data.read(limit + 1)
     if len(data) > limit:
-        plan = common.Plan(kind=kind, file_problem=common.FileProblem("too_large", limit=limit // (1024 * 1024)))
+        plan = common.Plan(kind=kind, file_problem=too_large(limit))
     else:
         if form.run.data:
-            # Two imports into the same villages run one after the other, so the second one's
-            # duplicate check sees the first one's records (SQLite already serialises writers).
-            db.session.execute(select(Village.id).where(Village.id.in_([v.id for v in villages])).with_for_update())
+            lock_villages(villages)
         max_rows = current_app.config["REGISTER_IMPORT_MAX_ROWS"]
         if kind == "people":
             plan = people.check(data, villages, max_rows, current_user,

@@ -18,6 +18,7 @@ from flask.cli import with_appcontext
 from flask_babel import force_locale
 from sqlalchemy import select
 
+from ..doors.cli import report_plan
 from ..extensions import db
 from ..models import Town, Village
 from . import issuing, letters
@@ -55,18 +56,7 @@ def issue_ids_command(path: Path, check_only: bool, letters_path: Path | None, b
                                        .order_by(Village.sort_order, Village.id)))
     with force_locale("en"):
         plan = issuing.check(issuing.read_file(path.read_bytes(), max_rows), town.id, villages)
-        if plan.file_problem:
-            raise click.ClickException(issuing.file_message(plan.file_problem))
-        for row in plan.rejected:
-            click.echo(f"row {row.line}: {issuing.row_report(row)}", err=True)
-        if plan.ignored_columns:
-            click.echo("Ignored columns: " + ", ".join(plan.ignored_columns))
-    good = len(plan.rows) - len(plan.rejected)
-    click.echo(f"{len(plan.rows)} rows read: {good} valid, {len(plan.rejected)} rejected.")
-    if not plan.ok:
-        raise click.ClickException("Nothing was issued: correct the rejected rows and run again.")
-    if check_only:
-        click.echo("Checked only; nothing issued.")
+    if not report_plan(plan, issuing.file_message, lambda row: [issuing.row_report(row)], "issued", check_only):
         return
     # The file first (exclusive, owner-only), so a path that cannot be written issues nothing.
     try:

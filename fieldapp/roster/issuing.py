@@ -21,12 +21,13 @@ from sqlalchemy import select
 
 from .. import accounts
 from ..audit import audit
-from ..doors.importer import read_cells
+from ..doors.importer import FILE_MESSAGES
 from ..extensions import db
 from ..models import Account, SubArea, Village
 from ..rules.account_import import (COLUMNS, AccountRow, RowIssue, check_row, map_header, mark_duplicates,
                                     row_from_cells, sub_area_reference)
-from ..rules.register_import import FileProblem, cell_text
+from ..rules.register_import import (FileProblem, ImportPlan, fill_plan, cell_text, problem_message, row_issue_message,
+                                     village_finder)
 
 # An upload on the web page. Each ID's activation code gets a slow hash (about 0.1-0.5 s of one
 # core, bench/README.md "Collection IDs in bulk"), and the request must finish well inside the
@@ -35,16 +36,7 @@ from ..rules.register_import import FileProblem, cell_text
 # timeout there).
 WEB_MAX_ROWS = 100
 
-FILE_MESSAGES = {
-    "empty": _l("The file is empty or has only a header row."),
-    "encoding": _l("The file's text encoding is not UTF-8 or GBK/GB18030. Save it again as CSV (UTF-8) or .xlsx."),
-    "old_excel": _l("This is an old Excel file (.xls). Save it as .xlsx or CSV and upload that."),
-    "unreadable": _l("This is not a readable CSV or .xlsx file. Save it as .xlsx or CSV and try again."),
-    "missing_columns": _l("The header row lacks a column for: %(columns)s. Add a header named as in the list above."),
-    "duplicate_column": _l("Two columns have the header “%(column)s”. Keep one."),
-    "too_many_rows": _l("The file has more than %(limit)s rows. Split it into smaller files."),
-    "too_large": _l("The file is larger than %(limit)s MB. Split it into smaller files."),
-}
+# FILE_MESSAGES: the house import's (the same file problems, read by the same rules).
 ROW_MESSAGES = {
     "missing_name": _l("No name given."),
     "too_long": _l("Too long: at most 64 characters."),
@@ -66,35 +58,19 @@ COLUMN_LABELS = {"name": _l("Name"), "role": _l("Role"), "villages": _l("Village
 
 
 @dataclass
-class Plan:
+class Plan(ImportPlan):
     """What issuing would do: the rows (each with its issues), resolved to villages and sub-areas."""
     rows: list[AccountRow] = field(default_factory=list)
     village_ids: dict[int, list[int]] = field(default_factory=dict)  # row line -> village ids
     sub_area_ids: dict[int, list[int]] = field(default_factory=dict)  # row line -> sub-area ids
-    ignored_columns: list[str] = field(default_factory=list)
-    file_problem: FileProblem | None = None
-
-    @property
-    def rejected(self) -> list[AccountRow]:
-        return [row for row in self.rows if row.issues]
-
-    @property
-    def ok(self) -> bool:
-        return self.file_problem is None and bool(self.rows) and not self.rejected
 
 
 def file_message(problem: FileProblem) -> str:
-    params = dict(problem.params)
-    if "columns" in params:
-        params["columns"] = ", ".join(str(COLUMN_LABELS[c]) for c in params["columns"])
-    return str(FILE_MESSAGES[problem.code]) % params if params else str(FILE_MESSAGES[problem.code])
+    return problem_message(problem, FILE_MESSAGES, lambda column: str(COLUMN_LABELS[column]))
 
 
 def issue_message(issue: RowIssue) -> str:
-    message = ROW_MESSAGES[issue.code]
-    if issue.code == "duplicate_in_file":
-        return str(message) % {"line": issue.value}
-    return str(message)
+    return row_issue_message(issue, ROW_MESSAGES)
 
 
 def row_report(row: AccountRow) -> str:
@@ -107,18 +83,7 @@ def read_file(data: bytes, max_rows: int) -> Plan:
     """The rows of an uploaded list (not yet checked against the town)."""
     plan = Plan()
     try:
-        cells = read_cells(data, max_rows)
-        while cells and not any(cell_text(c) for c in cells[-1]):
-            cells.pop()
-        if not cells:
-            raise FileProblem("empty")
-        columns, plan.ignored_columns = map_header(cells[0])
-        for line, values in enumerate(cells[1:], start=2):
-            row = row_from_cells(line, values, columns)
-            if row is not None:
-                plan.rows.append(row)
-        if not plan.rows:
-            raise FileProblem("empty")
+        fill_plan(plan, data, max_rows, map_header, row_from_cells)
     except FileProblem as problem:
         return Plan(file_problem=problem)
     return plan
@@ -143,8 +108,7 @@ def check(plan: Plan, town_id: int, villages: list[Village]) -> Plan:
     for row in plan.rows:
         check_row(row)
     mark_duplicates(plan.rows)
-    by_name = {v.name: v for v in villages}
-    by_code = {v.code.upper(): v for v in villages}
+    find_village = village_finder(villages)
     village_ids = [v.id for v in villages]
     sub_areas = list(db.session.scalars(select(SubArea).where(SubArea.village_id.in_(village_ids)))) \
         if village_ids else []
@@ -154,7 +118,7 @@ def check(plan: Plan, town_id: int, villages: list[Village]) -> Plan:
     for row in plan.rows:
         found: list[Village] = []
         for token in row.villages:
-            village = by_name.get(token) or by_code.get(token.upper())
+            village = find_village(token)
             if village is None:
                 row.issues.append(RowIssue("unknown_village", "villages", token[:64]))
             elif village not in found:

@@ -3,8 +3,6 @@ villages as drop-down lists) and the report of rejected rows (CSV in UTF-8 with 
 it; every row as it was given, with a column saying what to correct)."""
 from __future__ import annotations
 
-import csv
-import io
 
 from openpyxl import Workbook
 from openpyxl.styles import Font
@@ -13,6 +11,7 @@ from openpyxl.worksheet.datavalidation import DataValidation
 
 from ..models import SubArea, Village
 from ..rules.account_import import COLUMNS, ROLE_NAMES_ZH
+from ..rules.excel_files import csv_bytes, workbook_bytes
 from ..rules.permissions import ROLES
 from .issuing import COLUMN_LABELS, Plan, row_report
 
@@ -78,19 +77,14 @@ def template_xlsx(villages: list[Village], sub_areas: list[SubArea]) -> bytes:
                  "整个文件全部通过检查才会发证；有错误的行会列出原因，可下载错误报告修改后重新上传。"):
         guide.append([line])
     guide.column_dimensions["A"].width = 100
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
 
 
 def report_csv(plan: Plan) -> bytes:
     """Every row as given, with its row number and what to correct (empty for a good row)."""
-    out = io.StringIO(newline="")
-    writer = csv.writer(out, lineterminator="\r\n")
-    writer.writerow(["行号", *[TEMPLATE_HEADER[c] for c in COLUMNS], "问题"])
-    for row in plan.rows:
-        writer.writerow([row.line, *[_safe(row.cells.get(c, "")) for c in COLUMNS], row_report(row)])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    header = ["行号", *[TEMPLATE_HEADER[c] for c in COLUMNS], "问题"]
+    return csv_bytes([header, *([row.line, *[_safe(row.cells.get(c, "")) for c in COLUMNS], row_report(row)]
+                                for row in plan.rows)])
 
 
 def _safe(text: str) -> str:

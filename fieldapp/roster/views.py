@@ -20,6 +20,7 @@ from ..extensions import db
 from ..forms import options
 from ..models import Account, SubArea
 from ..rules.account_import import COLUMNS
+from ..rules.register_import import too_large
 from . import issuing, letters, listing, spreadsheets
 
 bp = Blueprint("roster", __name__, url_prefix="/admin/accounts")
@@ -86,7 +87,7 @@ def bulk():
     if upload and getattr(upload, "filename", ""):
         data = upload.read(MAX_UPLOAD_BYTES + 1)
         if len(data) > MAX_UPLOAD_BYTES:
-            plan = issuing.Plan(file_problem=issuing.FileProblem("too_large", limit=MAX_UPLOAD_BYTES // (1024 * 1024)))
+            plan = issuing.Plan(file_problem=too_large(MAX_UPLOAD_BYTES))
         else:
             plan = issuing.read_file(data, issuing.WEB_MAX_ROWS)
     else:

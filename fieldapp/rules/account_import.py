@@ -32,9 +32,10 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 
+from . import register_import
 from .identifiers import IdentifierError, validate_mobile
 from .permissions import ROLES, is_town_wide
-from .register_import import CONTROL_CHARACTERS, FileProblem, cell_text, header_key
+from .register_import import CONTROL_CHARACTERS, RowIssue, cell_text, header_key
 
 HEADER_ALIASES: dict[str, tuple[str, ...]] = {
     "name": ("name", "holder", "holdername", "姓名", "名字", "持证人", "持证人姓名"),
@@ -72,17 +73,9 @@ def _alias_key(text: str) -> str:
     return header_key(text).replace("（", "(").replace("）", ")")
 
 
-_HEADER_INDEX = {header_key(alias): column for column, aliases in HEADER_ALIASES.items() for alias in aliases}
+_HEADER_INDEX = register_import.alias_index(HEADER_ALIASES)
 _ROLE_INDEX = {_alias_key(alias): role for role, aliases in ROLE_ALIASES.items() for alias in aliases}
 assert set(ROLE_ALIASES) == set(ROLES), "every role needs its aliases"
-
-
-@dataclass
-class RowIssue:
-    """Why a row is rejected: a machine code (translated by the caller), the column, the value."""
-    code: str
-    column: str | None = None
-    value: str | None = None
 
 
 @dataclass
@@ -98,22 +91,9 @@ class AccountRow:
 
 
 def map_header(header: list) -> tuple[dict[str, int], list[str]]:
-    """{column: index} for recognised headers, and the ignored header texts. Raises FileProblem."""
-    found: dict[str, int] = {}
-    ignored = []
-    for index, text in enumerate(header):
-        column = _HEADER_INDEX.get(header_key(text))
-        if column is None:
-            if str(text or "").strip():
-                ignored.append(str(text).strip())
-            continue
-        if column in found:
-            raise FileProblem("duplicate_column", column=str(text).strip())
-        found[column] = index
-    missing = [c for c in REQUIRED_COLUMNS if c not in found]
-    if missing:
-        raise FileProblem("missing_columns", columns=missing)
-    return found, ignored
+    """{column: index} for recognised headers, and the ignored header texts. Raises FileProblem
+    (the house register's rules: register_import.map_header)."""
+    return register_import.map_header(header, _HEADER_INDEX, REQUIRED_COLUMNS)
 
 
 def role_of(text: str) -> str | None:

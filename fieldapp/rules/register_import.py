@@ -72,6 +72,11 @@ class FileProblem(Exception):
         self.params = params
 
 
+def too_large(max_bytes: int) -> FileProblem:
+    """The problem of an upload longer than `max_bytes`: its message names the limit in whole MB."""
+    return FileProblem("too_large", limit=max_bytes // (1024 * 1024))
+
+
 @dataclass
 class RowIssue:
     """Why a row is rejected: a machine code (translated by the caller) and the offending column."""
@@ -89,6 +94,58 @@ class ParsedRow:
     lon: float | None = None
     issues: list[RowIssue] = field(default_factory=list)
     sub_area: str | None = None  # the optional 片区 column: a sub-area's code or name in the village
+
+
+@dataclass
+class ImportPlan:
+    """What an all-or-nothing import would do: the file's rows, each with its issues (`row.issues`),
+    the ignored header texts, or the problem that makes the whole file unreadable. Importers
+    subclass it with what they resolve the rows to."""
+    rows: list = field(default_factory=list)
+    ignored_columns: list[str] = field(default_factory=list)
+    file_problem: FileProblem | None = None
+
+    @property
+    def rejected(self) -> list:
+        return [row for row in self.rows if row.issues]
+
+    @property
+    def ok(self) -> bool:
+        return self.file_problem is None and bool(self.rows) and not self.rejected
+
+
+def fill_plan(plan: ImportPlan, data: bytes, max_rows: int, map_header, parse_row) -> None:
+    """Read a CSV or .xlsx file into `plan`: the header through `map_header(header)` -> (columns,
+    ignored header texts), each data row through `parse_row(line, cells, columns)` (None for a blank
+    row). Raises FileProblem: the file's own, or 'empty' without a header or a data row."""
+    cells = read_cells(data, max_rows)
+    if not cells:
+        raise FileProblem("empty")
+    columns, plan.ignored_columns = map_header(cells[0])
+    for line, values in enumerate(cells[1:], start=2):
+        row = parse_row(line, values, columns)
+        if row is not None:
+            plan.rows.append(row)
+    if not plan.rows:
+        raise FileProblem("empty")
+
+
+def problem_message(problem: FileProblem, messages: dict, label) -> str:
+    """A FileProblem as text: `messages[code]` filled with its params, the missing columns named by
+    `label(column)`. The messages are the caller's (translated strings or lazy ones)."""
+    params = dict(problem.params)
+    if "columns" in params:
+        params["columns"] = ", ".join(label(c) for c in params["columns"])
+    message = messages[problem.code]
+    return str(message) % params if params else str(message)
+
+
+def row_issue_message(issue: RowIssue, messages: dict) -> str:
+    """A RowIssue as text: `messages[code]`; a duplicate names the row it repeats (its value)."""
+    message = messages[issue.code]
+    if issue.code == "duplicate_in_file":
+        return str(message) % {"line": issue.value}
+    return str(message)
 
 
 def decode_text(data: bytes) -> str:
@@ -153,6 +210,14 @@ def map_header(header: list, index: dict[str, str] | None = None,
     if missing:
         raise FileProblem("missing_columns", columns=missing)
     return found, ignored
+
+
+def village_finder(villages: list):
+    """How an import names a village: by its exact name, or by its code in any letter case. Returns
+    text -> the one of `villages` it names, or None (any village outside them is unknown)."""
+    by_name = {v.name: v for v in villages}
+    by_code = {v.code.upper(): v for v in villages}
+    return lambda text: by_name.get(text) or by_code.get(text.upper())
 
 
 def cell_text(value) -> str:

@@ -182,6 +182,21 @@ def _cells(row: list, columns: dict[str, int]) -> dict[str, str]:
     return {c: cell_text(row[i]) if i < len(row) else "" for c, i in columns.items()}
 
 
+def _data_rows(sheet: str, rows: list[list], book: Workbook, name: str | None = None):
+    """(line, cells) for each non-blank data row of a `sheet`-shaped table; none when its header is
+    wrong (the header's issues go to book.errors, named `name`, the sheet by default)."""
+    columns, issues = map_columns(sheet, rows[0] if rows else [])
+    for issue in issues:
+        issue.sheet = name or sheet
+    book.errors += issues
+    if issues:
+        return
+    for line, row in enumerate(rows[1:], start=2):
+        cells = _cells(row, columns)
+        if any(cells.values()):
+            yield line, cells
+
+
 def parse_quota(text: str) -> int | None:
     """'2,537' -> 2537; '' -> None (no quota). Raises ValueError for anything but a whole number in
     [0, MAX_QUOTA] (a decimal Excel number that is whole, '2537.0', is accepted)."""
@@ -270,16 +285,9 @@ def read_town(rows: list[list], book: Workbook) -> None:
 
 
 def read_villages(rows: list[list], book: Workbook) -> None:
-    columns, issues = map_columns("villages", rows[0] if rows else [])
-    book.errors += issues
-    if issues:
-        return
     seen: dict[str, int] = {}
     names: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        cells = _cells(row, columns)
-        if not any(cells.values()):
-            continue
+    for line, cells in _data_rows("villages", rows, book):
         errors = book.errors
         count = len(errors)
         code = check_code("villages", line, "code", cells["code"], errors)
@@ -303,15 +311,8 @@ def read_villages(rows: list[list], book: Workbook) -> None:
 
 
 def read_sub_areas(rows: list[list], book: Workbook) -> None:
-    columns, issues = map_columns("sub_areas", rows[0] if rows else [])
-    book.errors += issues
-    if issues:
-        return
     seen: dict[tuple[str, str], int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        cells = _cells(row, columns)
-        if not any(cells.values()):
-            continue
+    for line, cells in _data_rows("sub_areas", rows, book):
         errors = book.errors
         count = len(errors)
         village = cells["village"]
@@ -331,17 +332,8 @@ def read_sub_areas(rows: list[list], book: Workbook) -> None:
 
 def read_quotas(rows: list[list], book: Workbook, sheet: str = "quotas") -> None:
     """The quota sheet, or the seed-shaped table on its own (the web upload). `sheet` names it in issues."""
-    columns, issues = map_columns("quotas", rows[0] if rows else [])
-    for issue in issues:
-        issue.sheet = sheet
-    book.errors += issues
-    if issues:
-        return
     seen: dict[str, int] = {}
-    for line, row in enumerate(rows[1:], start=2):
-        cells = _cells(row, columns)
-        if not any(cells.values()):
-            continue
+    for line, cells in _data_rows("quotas", rows, book, sheet):
         errors = book.errors
         count = len(errors)
         village = cells["village"]

@@ -16,11 +16,12 @@ from sqlalchemy import select
 
 from .. import changefeed, records
 from ..audit import audit
-from ..doors.importer import FileProblem, read_cells
+from ..doors.importer import FileProblem
 from ..extensions import db
 from ..models import SubArea, Town, Village
 from ..rules import town_workbook as rules
-from ..rules.register_import import cell_text
+from ..rules.excel_files import workbook_bytes
+from ..rules.register_import import cell_text, read_cells
 
 MAX_ROWS = 20_000  # per sheet: a town has some hundred villages and a few thousand sub-areas
 
@@ -243,6 +244,4 @@ def template_workbook(example: bool = False) -> bytes:
             sheet.column_dimensions[chr(ord("A") + index)].width = max(14, len(header) + 6)
         if example:
             sheet.append(samples[title])
-    out = io.BytesIO()
-    book.save(out)
-    return out.getvalue()
+    return workbook_bytes(book)
