@@ -144,9 +144,11 @@ def test_backup_while_phones_push_restores_elsewhere(backend, server_db, restore
     server.start()
     try:
         tokens = register_devices([server], accounts["collectors"])
-        config = FaultConfig(phones=6, rounds=16, seed=20161203, p_duplicate=0.05, p_race_duplicate=0,
+        # 40 rounds: on an idle 2-core machine 16 rounds (408 receipts) were all in before pg_dump's
+        # snapshot, the backup command's start-up being slower than the phones; 40 keep them pushing.
+        config = FaultConfig(phones=6, rounds=40, seed=20161203, p_duplicate=0.05, p_race_duplicate=0,
                              p_defer_houses=0.1, p_drop=0.05, p_reuse=0, p_bad_item=0, p_photo=0.6, kills=0,
-                             deadline_seconds=200)
+                             deadline_seconds=300)
         phones = threading.Thread(target=lambda: outcome.update(
             zip(("phones", "report"), run_phones([server], accounts, tokens, config))), daemon=True)
         phones.start()
