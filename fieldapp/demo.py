@@ -192,7 +192,8 @@ def _change(rng, collectors, entity, entity_id, village, kind, moment, fields, v
     return {"uid": new_uid(), "entity": entity, "entity_id": entity_id, "version": version, "village_id": village.id,
             "kind": kind, "fields": fields, "police_only": police_only, "source": "demo", "known_on": moment.date(),
             "collected_at": moment, "collected_by_id": visit["account_id"] if visit else rng.choice(collectors),
-            "visit_uid": visit["uid"] if visit else None, "door_proof": bool(visit) and visit["method"] == "scan"}
+            "visit_uid": visit["uid"] if visit else None, "door_proof": bool(visit) and visit["method"] == "scan",
+            "review_state": "exempt"}
 
 
 def _visits(rng, village, collected_rows, house_ids, collectors) -> dict[str, dict]:

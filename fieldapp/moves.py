@@ -242,7 +242,7 @@ def confirm(account: Account, request: MoveRequest) -> dict:
     person, house = request.person, request.to_house
     actor = records.Actor(account_id=request.requested_by_id, source=request.source, known_on=request.known_on,
                           collected_at=request.collected_at, visit_uid=request.visit_uid,
-                          door_proof=request.door_proof)
+                          door_proof=request.door_proof, reviewed_by=account.id)
     data = {n: date.fromisoformat(v) if n in DATE_FIELDS and v else v for n, v in request.data.items()}
     before = db.session.scalar(select(func.max(Change.id))) or 0
     moving = not (person.house_id == house.id and person.status == "living")

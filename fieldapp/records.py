@@ -21,6 +21,8 @@ from .models import (Change, House, Organisation, Person, Residence, RetiredDoor
 from .rules.address import address_key
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.merge import merge
+from .rules import review as review_rules
+from .rules.days import local_day
 from .rules.permissions import POLICE_ONLY_CATEGORIES
 
 HOUSE_FIELDS = ("group_name", "road", "lane", "number", "building", "room", "use", "owner_name",
@@ -60,6 +62,8 @@ class Actor:
     collected_at: datetime | None = None
     visit_uid: str | None = None  # the door visit it was collected under (phone items)
     door_proof: bool = False  # that visit was opened by scanning the door's QR code
+    # A reviewer whose decision this change carries out (a confirmed move): it is approved by them.
+    reviewed_by: int | None = None
 
 
 def json_value(value):
@@ -86,16 +90,47 @@ def _bump_counter(village_id: int, **deltas: int) -> None:
     note_counter_delta(village_id, deltas)  # the dashboard's daily chart, in the same transaction
 
 
+def review_columns(actor: Actor, collected_at: datetime, known_on: date | None, reviewable: bool = True) -> dict:
+    """The review columns of a new Change row (rules.review): pending with its due day and whether
+    it was collected late, approved when a reviewer's decision made it, or exempt."""
+    now = utcnow()
+    if actor.reviewed_by is not None:
+        return {"review_state": review_rules.APPROVED, "reviewed_at": now, "reviewed_by_id": actor.reviewed_by,
+                "review_due_on": None, "collected_late": None, "reviewed_late": False}
+    if not review_rules.needs_review(actor.source, reviewable):
+        return {"review_state": review_rules.EXEMPT, "review_due_on": None, "collected_late": None}
+    day = local_day(collected_at)
+    return {"review_state": review_rules.PENDING, "review_due_on": review_rules.review_due_on(day),
+            "collected_late": review_rules.collected_late(known_on, day)}
+
+
 def _record_change(actor: Actor, entity: str, record, kind: str, fields: dict, village_id: int,
-                   police_only: bool = False) -> Change:
+                   police_only: bool = False, reviewable: bool = True) -> Change:
+    collected_at, known_on = actor.collected_at or utcnow(), actor.known_on or date.today()
+    review = review_columns(actor, collected_at, known_on, reviewable)
     change = Change(entity=entity, entity_id=record.id, version=record.version, village_id=village_id,
                     kind=kind, fields=fields, police_only=police_only, source=actor.source,
-                    known_on=actor.known_on or date.today(), collected_by_id=actor.account_id,
-                    collected_at=actor.collected_at or utcnow(), visit_uid=actor.visit_uid,
-                    door_proof=actor.door_proof)
+                    known_on=known_on, collected_by_id=actor.account_id,
+                    collected_at=collected_at, visit_uid=actor.visit_uid,
+                    door_proof=actor.door_proof, **review)
     db.session.add(change)
+    if kind != "new" and review["review_state"] != review_rules.EXEMPT:
+        _correct_returned(change, entity, record.id)
     note_village_changed(village_id)
     return change
+
+
+def _correct_returned(change: Change, entity: str, record_id: int) -> None:
+    """A change to a record with a change returned for correction is that correction (rules.review):
+    the returned change becomes 'corrected' and the new one names it. One UPDATE, so two workers
+    writing corrections at once cannot both claim the same returned change."""
+    rows = db.session.execute(
+        update(Change).where(Change.entity == entity, Change.entity_id == record_id,
+                             Change.review_state == review_rules.RETURNED)
+        .values(review_state=review_rules.CORRECTED).returning(Change.id)
+        .execution_options(synchronize_session=False)).scalars().all()
+    if rows:
+        change.corrects_id = max(rows)
 
 
 RECORD_MODELS = {"house": House, "person": Person, "organisation": Organisation}
@@ -133,7 +168,7 @@ def _others_changes(actor: Actor, entity: str, record, base_version: int | None)
 
 def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_version: int | None,
                 village_id: int, police_only: bool = False, kind: str = "update",
-                keep_conflicts: bool = False) -> dict:
+                keep_conflicts: bool = False, reviewable: bool = True) -> dict:
     """Merge `submitted` into `record` against `base_version` (rules.merge) and record the change.
     Returns the {field: [old, new]} applied. On a conflict it raises Conflict and writes nothing;
     with keep_conflicts=True it applies the fields nobody else changed and returns
@@ -151,7 +186,7 @@ def _apply_edit(actor: Actor, entity: str, record, names, submitted: dict, base_
     if fields:
         record.version += 1
         db.session.flush()
-        _record_change(actor, entity, record, kind, fields, village_id, police_only)
+        _record_change(actor, entity, record, kind, fields, village_id, police_only, reviewable)
     return (fields, result.conflicts) if keep_conflicts else fields
 
 
@@ -214,7 +249,8 @@ def replace_door_code(actor: Actor, house: House) -> tuple[str, str]:
     house.door_code_issued_at = utcnow()
     house.version += 1
     db.session.flush()
-    _record_change(actor, "house", house, "update", {"door_code": [old[0], house.door_code]}, house.village_id)
+    _record_change(actor, "house", house, "update", {"door_code": [old[0], house.door_code]}, house.village_id,
+                   reviewable=False)
     return old
 
 
@@ -226,7 +262,8 @@ def set_house_position(actor: Actor, house: House, lat: float, lon: float, accur
     house.position_accuracy_m, house.position_visit_id = accuracy_m, visit_id
     house.version += 1
     db.session.flush()
-    _record_change(actor, "house", house, "update", fields or {"lat": [lat, lat]}, house.village_id)
+    _record_change(actor, "house", house, "update", fields or {"lat": [lat, lat]}, house.village_id,
+                   reviewable=False)
 
 
 def set_house_sub_area(actor: Actor, house: House, sub_area_id: int | None) -> dict:
@@ -234,7 +271,7 @@ def set_house_sub_area(actor: Actor, house: House, sub_area_id: int | None) -> d
     edit (so work packages limited to sub-areas pick the house up). The caller checks that the
     sub-area is the house's village's. Returns the {field: [old, new]} applied."""
     return _apply_edit(actor, "house", house, ("sub_area_id",), {"sub_area_id": sub_area_id}, None,
-                       house.village_id)
+                       house.village_id, reviewable=False)
 
 
 def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False):
@@ -260,7 +297,10 @@ def _registered_at_door(actor: Actor, house: House, traced: bool = False) -> Non
     if not traced:
         house.version += 1
         db.session.flush()
-        _record_change(actor, "house", house, "update", {"collected_at": [None, "registered"]}, house.village_id)
+        # Only a trace that the house now counts as collected: what was registered there is
+        # reviewed on its own change.
+        _record_change(actor, "house", house, "update", {"collected_at": [None, "registered"]}, house.village_id,
+                       reviewable=False)
 
 
 # People ------------------------------------------------------------------------------------------
@@ -531,6 +571,7 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int], houses_collected
     now = utcnow()
     today = date.today()
     ids = dict(house_ids)
+    review_of = {}  # the same few (source, moment) pairs recur thousands of times in a push
     houses = [r for r in new if r.entity == "house"]
     people = [r for r in new if r.entity == "person"]
     orgs = [r for r in new if r.entity == "organisation"]
@@ -585,12 +626,17 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int], houses_collected
         else:
             fields = {n: [None, json_value(r.data.get(n))] for n in ORG_FIELDS if r.data.get(n) is not None}
             police_only = False
+        collected_at, known_on = r.actor.collected_at or now, r.actor.known_on or today
+        review_key = (r.actor.source, r.actor.reviewed_by, collected_at, known_on)
+        if review_key not in review_of:
+            review_of[review_key] = {"reviewed_at": None, "reviewed_by_id": None, "reviewed_late": None,
+                                     **review_columns(r.actor, collected_at, known_on)}
         changes.append({"uid": _uuid4_text(), "entity": r.entity, "entity_id": ids[r.uid], "version": 1,
                         "village_id": r.village_id, "kind": "new", "fields": fields, "police_only": police_only,
-                        "source": r.actor.source, "known_on": r.actor.known_on or today,
-                        "collected_at": r.actor.collected_at or now, "collected_by_id": r.actor.account_id,
+                        "source": r.actor.source, "known_on": known_on,
+                        "collected_at": collected_at, "collected_by_id": r.actor.account_id,
                         "visit_uid": r.actor.visit_uid, "door_proof": r.actor.door_proof,
-                        "reviewed_at": None, "reviewed_by_id": None})
+                        "return_reasons": None, "corrects_id": None, **review_of[review_key]})
     db.session.execute(Change.__table__.insert(), changes)
     for village_id, deltas in counts.items():
         _bump_counter(village_id, **deltas)

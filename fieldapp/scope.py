@@ -12,7 +12,7 @@ from flask_login import current_user, login_required
 from sqlalchemy import Select, select
 
 from .extensions import db
-from .models import Account, House, Organisation, Person, Village
+from .models import Account, Change, House, Organisation, Person, Village
 from .rules.permissions import POLICE_ONLY_CATEGORIES, can, is_town_wide, may_see_category
 
 
@@ -93,3 +93,11 @@ def organisation_or_404(account: Account, org_id: int) -> Organisation:
 
 def may_see_person(account: Account, person: Person) -> bool:
     return may_see_category(account.role, person.category)
+
+
+def reviewable_changes(account: Account) -> Select:
+    """Changes `account` may review at the entry desk (rules.review): in its villages; changes to
+    people from abroad (police_only) for police alone, and police review only those (the entry clerk
+    enters everything else). The caller adds the state and "not their own collection"."""
+    query = select(Change).where(village_filter(account, Change.village_id))
+    return query.where(Change.police_only.is_(can(account.role, "registry.police_only")))

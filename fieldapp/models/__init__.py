@@ -7,10 +7,11 @@ from .places import SUB_AREA_KINDS, Campaign, Phase, SubArea, Town, Village
 from .moves import MoveRequest
 from .progress import CollectorDay, VillageDay
 from .registry import House, Organisation, Person, Residence
+from .review import Flag
 from .sync import Conflict, Device, Photo, SyncReceipt
 
 __all__ = [
-    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "House", "LoginSession", "LoginThrottle",
+    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "Flag", "House", "LoginSession", "LoginThrottle",
     "MoveRequest", "Organisation", "Person", "Phase",
     "Photo", "Residence", "RetiredDoorCode", "SUB_AREA_KINDS", "SubArea", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_sub_areas", "account_villages", "new_uid", "utcnow",
 ]

@@ -11,6 +11,8 @@ from ._base import new_uid, utcnow
 
 CHANGE_KINDS = ("new", "update", "cancel")
 CHANGE_ENTITIES = ("house", "person", "organisation")
+# The entry desk (rules/review.py): what happened to a change at review.
+REVIEW_STATES = ("pending", "returned", "corrected", "approved", "exempt")
 
 
 class Change(db.Model):
@@ -18,9 +20,17 @@ class Change(db.Model):
 
     `fields` maps each changed field to [old, new]. known_on (the day the change became known) and
     collected_at drive the 3-working-day rule; reviewed_at the 2-working-day rule.
+
+    Review (rules/review.py): a collected change waits ('pending') for an entry clerk, due
+    `review_due_on`; it is 'approved' (entered) or 'returned' to its collector with a reason per
+    field (`return_reasons`); the collector's next change to the record is its correction (that
+    change's `corrects_id`) and the returned one becomes 'corrected'. Changes nobody collected at
+    a door (imports, door-code replacements, positions from GPS) are 'exempt'.
     """
     __tablename__ = "changes"
-    __table_args__ = (Index("ix_changes_entity", "entity", "entity_id"),)
+    __table_args__ = (Index("ix_changes_entity", "entity", "entity_id"),
+                      Index("ix_changes_review_queue", "review_state", "review_due_on"),
+                      Index("ix_changes_reviewed_by_at", "reviewed_by_id", "reviewed_at"))
     id: Mapped[int] = mapped_column(primary_key=True)
     uid: Mapped[str] = mapped_column(String(36), unique=True, default=new_uid)
     entity: Mapped[str] = mapped_column(String(16))
@@ -38,8 +48,16 @@ class Change(db.Model):
     # opened by scanning the door's QR; anything else is marked as having no door proof.
     visit_uid: Mapped[str | None] = mapped_column(String(36), index=True)
     door_proof: Mapped[bool] = mapped_column(default=False)
+    # When it was approved or returned, and by whom (a returned change keeps them when corrected).
     reviewed_at: Mapped[datetime | None]
     reviewed_by_id: Mapped[int | None] = mapped_column(ForeignKey("accounts.id"))
+    review_state: Mapped[str] = mapped_column(String(10), default="pending", server_default="pending")
+    review_due_on: Mapped[date | None]  # the last day (inclusive) to review it: 2 working days
+    # Collected more than 3 working days after known_on (None: exempt from review).
+    collected_late: Mapped[bool | None]
+    reviewed_late: Mapped[bool | None]  # reviewed after review_due_on (None until reviewed)
+    return_reasons: Mapped[dict | None] = mapped_column(JSON)  # {field: reason}, when returned
+    corrects_id: Mapped[int | None] = mapped_column(ForeignKey("changes.id"))  # the returned change this fixes
 
     collected_by = relationship("Account", foreign_keys=[collected_by_id])
 

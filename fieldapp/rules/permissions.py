@@ -43,6 +43,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # Move requests (迁入待核实): a document registered outside the submitter's villages is moved
     # only when a reviewer of both sides agrees (fieldapp/moves.py); police for people from abroad.
     "moves.review": frozenset({"reviewer", "police"}),
+    # The entry desk (fieldapp/review/desk.py): approve collected changes or return them to their
+    # collector, merge duplicates, clear fabrication flags. The entry clerk (信息录入人员, reviewer) for
+    # everything; police for people from abroad, the records only they see.
+    "entries.review": frozenset({"reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
     # Importing existing people and organisation registers (fieldapp/imports): the entry clerk
