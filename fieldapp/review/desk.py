@@ -40,7 +40,7 @@ def approve(account: Account, change_ids) -> int:
     today = local_today()
     allowed = open_changes(account).where(Change.id.in_(ids)).with_only_columns(Change.id)
     done = db.session.execute(
-        update(Change).where(Change.id.in_(allowed.scalar_subquery()), Change.review_state == rules.PENDING)
+        update(Change).where(Change.id.in_(allowed), Change.review_state == rules.PENDING)
         .values(review_state=rules.APPROVED, reviewed_at=utcnow(), reviewed_by_id=account.id,
                 reviewed_late=case((Change.review_due_on < today, True), else_=False))
         .execution_options(synchronize_session=False)).rowcount
