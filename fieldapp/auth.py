@@ -72,10 +72,19 @@ SESSION_END_MESSAGES = {
 }
 
 
+# Sec-Fetch-Dest values of requests that load part of a page, never a page to show.
+SUBRESOURCE_DESTINATIONS = frozenset({"image", "script", "style", "font", "audio", "video", "track", "manifest"})
+
+
 @login_manager.unauthorized_handler
 def _unauthorized():
-    """Flask-Login's redirect to the sign-in page, saying why when a session ran out."""
+    """Flask-Login's redirect to the sign-in page, saying why when a session ran out. An image,
+    script or style fetched without a session gets a bare 401: it cannot show a sign-in page, and
+    following the redirect would start a session (and a CSRF token) under a sign-in form that is
+    open in the same browser, which then fails to submit."""
     from flask import current_app
+    if request.headers.get("Sec-Fetch-Dest") in SUBRESOURCE_DESTINATIONS:
+        return current_app.response_class(status=401)
     closed = g.get("session_closed")
     message = SESSION_END_MESSAGES.get(closed, login_manager.login_message)
     flash(str(message) % {"hours": current_app.config["SESSION_ABSOLUTE_HOURS"]}
@@ -108,6 +117,17 @@ def login():
     elif request.method == "POST":
         status = 422
     return render_template("auth/login.html", form=form), status
+
+
+def expired_login_page():
+    """The sign-in form again when it came back with a stale CSRF token (opened before its session
+    ended, or a second tab signed in meanwhile): the collection ID typed is kept, the form carries
+    a fresh token, and the page says to enter the PIN again. A bare error page would lose the ID
+    and send a collector at the door back through the menu."""
+    form = LoginForm()
+    form.pin.data = None
+    notice = _("The sign-in page had expired. Your collection ID is kept: enter your PIN again and sign in.")
+    return render_template("auth/login.html", form=form, notice=notice), 400
 
 
 @bp.route("/activate", methods=["GET", "POST"])

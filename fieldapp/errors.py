@@ -51,6 +51,9 @@ def init_app(app):
     def _csrf(error):
         if request.path.startswith("/api/"):  # the phone's API answers JSON, never a page
             return json_error(400)
+        if request.endpoint == "auth.login":  # sign-in: the form again, the ID kept (auth.py says why)
+            from .auth import expired_login_page
+            return expired_login_page()
         title = _l("This page has expired")
         hint = _l("Pages expire after a while for your safety. Go back, reload the page and submit again.")
         return render_template("errors/error.html", code=400, title=title, hint=hint), 400

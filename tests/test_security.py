@@ -47,11 +47,25 @@ def test_csrf_is_enforced_on_every_form(make_app):
         town, (east, _west) = make_town()
         collector = make_account(town, "collector", [east])
         cid = collector.collection_id
+        house_id = make_house(east).id
     refused = client.post("/login", data={"collection_id": cid, "pin": "secret-pin-1"})
-    assert refused.status_code == 400 and "刷新页面" in refused.text  # says what to do: reload and retry
+    # Sign-in says what to do and keeps the ID typed; any other form: reload and retry.
+    assert refused.status_code == 400 and "重新输入 PIN" in refused.text and f'value="{cid}"' in refused.text
+    assert "secret-pin-1" not in refused.text
+    stale = client.post(f"/houses/{house_id}/edit", data={"number": "2"})
+    assert stale.status_code == 400 and "刷新页面" in stale.text
     token = re.search(r'name="csrf_token" type="hidden" value="([^"]+)"', client.get("/login").text).group(1)
     ok = client.post("/login", data={"collection_id": cid, "pin": "secret-pin-1", "csrf_token": token})
     assert ok.status_code == 303
+
+
+def test_a_subresource_without_session_gets_401_not_a_sign_in_page(client):
+    """An image requested after sign-out must not start a session: the sign-in form open in the same
+    browser would then carry a token of the old session and fail."""
+    image = client.get("/photos/00000000-0000-4000-8000-000000000000/160", headers={"Sec-Fetch-Dest": "image"})
+    assert image.status_code == 401 and "Set-Cookie" not in image.headers
+    page = client.get("/photos/00000000-0000-4000-8000-000000000000/160", headers={"Sec-Fetch-Dest": "document"})
+    assert page.status_code == 302 and "/login" in page.headers["Location"]
 
 
 def test_revealing_a_number_is_audited_without_personal_data(ctx, login):
