@@ -12,7 +12,7 @@ import secrets
 import time
 from pathlib import Path
 
-from .rules import days
+from .rules import days, workdays
 
 ENV_PREFIX = "FIELDAPP_"
 # Audit rows are kept at least six months (PIPL; Cybersecurity Law art. 21): a smaller
@@ -61,6 +61,12 @@ class Defaults:
     BABEL_DEFAULT_LOCALE = "zh_Hans_CN"
     LANGUAGES = ("zh_Hans_CN", "en")
     BABEL_DEFAULT_TIMEZONE = "Asia/Shanghai"  # also the zone of the town's calendar day (rules/days.py)
+    # Public holidays and make-up working days (ISO dates) the chinesecalendar package does not know
+    # yet: the State Council's notice for next year comes out in November or December, often before a
+    # package release (1.11.0 covers 2004-2026). Days here win over the package (rules/workdays.py);
+    # e.g. FIELDAPP_CALENDAR_HOLIDAYS='["2027-01-01"]'. Every 3- and 2-working-day deadline uses them.
+    CALENDAR_HOLIDAYS: list = []
+    CALENDAR_WORKDAYS: list = []
 
     # Collection IDs: a fresh activation code is valid this long, once (a slip lost in a pocket for
     # days should not still open the ID).
@@ -137,6 +143,7 @@ def load_config(app, overrides: dict | None) -> None:
     check_audit_retention(app.config)
     # The town's calendar day (rules/days.py) is counted in the zone pages show times in.
     days.set_zone(app.config["BABEL_DEFAULT_TIMEZONE"])
+    workdays.set_additions(app.config["CALENDAR_HOLIDAYS"], app.config["CALENDAR_WORKDAYS"])
     app.config["SQLALCHEMY_ENGINE_OPTIONS"] = {**engine_options(app.config), **app.config["SQLALCHEMY_ENGINE_OPTIONS"]}
 
 

@@ -107,3 +107,13 @@ def test_return_then_correction_reenters_queue(ctx):
     assert change.review_state == rules.CORRECTED
     assert correction.review_state == rules.PENDING and correction.fields["name"] == ["张三", "张叁"]
     assert desk.approve(reviewer, [correction.id]) == 1
+
+
+def test_configured_holidays_move_due_days(make_app):
+    """CALENDAR_HOLIDAYS from the deployment's configuration reach every deadline."""
+    from fieldapp.rules import workdays
+    make_app(CALENDAR_HOLIDAYS=["2099-02-02", "2099-02-03"])
+    try:
+        assert rules.review_due_on(date(2099, 1, 30)) == date(2099, 2, 5)
+    finally:
+        workdays.set_additions()

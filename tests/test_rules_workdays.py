@@ -208,3 +208,21 @@ def test_is_timely_agrees_with_working_day_counts_on_working_days(known, gap, re
     collected = add_working_days(known, gap)
     reviewed = add_working_days(collected, review_gap)
     assert is_timely(known, collected, reviewed) == (gap <= 3 and review_gap <= 2)
+
+
+def test_declared_days_win_and_cover_their_year():
+    """An office types next year's notice before the package knows it (config CALENDAR_*)."""
+    from fieldapp.rules import workdays as wd
+    try:
+        wd.set_additions(holidays=["2099-02-02", date(2099, 2, 3)], workdays=["2099-02-07"])  # Mon, Tue; Sat
+        assert wd.is_covered(date(2099, 6, 1))
+        assert not wd.is_working_day(date(2099, 2, 2)) and not wd.is_working_day(date(2099, 2, 3))
+        assert wd.is_working_day(date(2099, 2, 7)) and wd.is_working_day(date(2099, 2, 4))
+        assert not wd.is_working_day(date(2099, 2, 8))  # an ordinary Sunday of a declared year
+        # Known Friday 01-30: Mon 02-02 and Tue 02-03 are off, so Wed, Thu, Fri.
+        assert wd.add_working_days(date(2099, 1, 30), 3) == date(2099, 2, 6)
+        with pytest.raises(ValueError):
+            wd.set_additions(holidays=["2099-02-02"], workdays=["2099-02-02"])
+    finally:
+        wd.set_additions()
+    assert not wd.is_covered(date(2099, 6, 1))

@@ -18,8 +18,6 @@ Pure: no Flask, no database.
 from __future__ import annotations
 
 from datetime import date
-from functools import lru_cache
-
 from . import workdays
 
 PENDING, RETURNED, CORRECTED, APPROVED, EXEMPT = "pending", "returned", "corrected", "approved", "exempt"
@@ -37,14 +35,11 @@ def needs_review(source: str, reviewable: bool = True) -> bool:
     return reviewable and source in COLLECTED_SOURCES
 
 
-@lru_cache(maxsize=4096)
 def review_due_on(collected_day: date) -> date:
-    """The last day (inclusive) to review a change collected on `collected_day` (cached: bulk
-    pushes ask for the same few days thousands of times)."""
+    """The last day (inclusive) to review a change collected on `collected_day`."""
     return workdays.review_deadline(collected_day)
 
 
-@lru_cache(maxsize=4096)
 def collect_due_on(known_on: date) -> date:
     """The last day (inclusive) to collect a change that became known on `known_on`."""
     return workdays.collect_deadline(known_on)

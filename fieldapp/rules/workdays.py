@@ -19,6 +19,13 @@ package keeps working (slightly wrong around holidays) instead of crashing,
 and the problem is visible in logs. :func:`is_covered` lets callers (e.g. an
 admin page) show that the fallback is in use.
 
+The State Council publishes each year's arrangement in the November or
+December before it, often ahead of a package release; :func:`set_additions`
+takes the year's holidays and make-up working days from the deployment's
+configuration (CALENDAR_HOLIDAYS / CALENDAR_WORKDAYS) and they win over the
+package and the fallback, so an office can type the notice in on the day it
+is published.
+
 All functions are pure: no Flask, no database.
 """
 
@@ -27,6 +34,7 @@ from __future__ import annotations
 import datetime as _dt
 import warnings
 from datetime import date, timedelta
+from functools import lru_cache
 
 import chinese_calendar
 
@@ -35,6 +43,10 @@ COLLECT_LIMIT_WORKING_DAYS = 3
 REVIEW_LIMIT_WORKING_DAYS = 2
 
 _ONE_DAY = timedelta(days=1)
+
+# Days the deployment's configuration declares (set_additions): off, or working.
+_added_holidays: frozenset[date] = frozenset()
+_added_workdays: frozenset[date] = frozenset()
 
 
 class CalendarCoverageWarning(UserWarning):
@@ -45,8 +57,9 @@ class CalendarCoverageWarning(UserWarning):
     """
 
 
+@lru_cache(maxsize=1)
 def covered_years() -> range:
-    """Years for which the official holiday calendar is known.
+    """Years for which the package's official holiday calendar is known.
 
     Read from the package's own data (the same bounds its ``is_workday``
     checks), so upgrading the package extends the range automatically.
@@ -55,10 +68,23 @@ def covered_years() -> range:
     return range(min(years), max(years) + 1)
 
 
+def set_additions(holidays=(), workdays=()) -> None:
+    """Declare public holidays and make-up working days (dates or ISO text) for this process,
+    e.g. a year the package does not cover yet. A day in both is refused (ValueError): the notice
+    cannot say both. A year with any declared day counts as covered (:func:`is_covered`)."""
+    global _added_holidays, _added_workdays
+    off = frozenset(_as_date(date.fromisoformat(d) if isinstance(d, str) else d) for d in holidays)
+    on = frozenset(_as_date(date.fromisoformat(d) if isinstance(d, str) else d) for d in workdays)
+    if off & on:
+        raise ValueError(f"declared both a holiday and a working day: {sorted(off & on)}")
+    _added_holidays, _added_workdays = off, on
+
+
 def is_covered(d: date) -> bool:
-    """True if ``d`` is decided by the official calendar, False if the
-    Monday-Friday fallback would be used."""
-    return _as_date(d).year in covered_years()
+    """True if ``d`` is decided by the official calendar (the package's, or days declared with
+    :func:`set_additions` for its year), False if the Monday-Friday fallback would be used."""
+    year = _as_date(d).year
+    return year in covered_years() or any(day.year == year for day in _added_holidays | _added_workdays)
 
 
 def is_working_day(d: date) -> bool:
@@ -77,6 +103,12 @@ def is_working_day(d: date) -> bool:
     which must not be mistaken for "year not covered").
     """
     d = _as_date(d)
+    if d in _added_holidays:
+        return False
+    if d in _added_workdays:
+        return True
+    if d.year not in covered_years() and is_covered(d):
+        return d.weekday() < 5  # a declared year: its other days follow the week
     try:
         return bool(chinese_calendar.is_workday(d))
     except NotImplementedError:
