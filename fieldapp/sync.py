@@ -54,6 +54,7 @@ from sqlalchemy.orm import aliased
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 from . import moves, records, scope
+from .returned import returned_for
 from .audit import log_read
 from .database import read_transaction, write_transaction
 from .extensions import db
@@ -136,7 +137,8 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
     was full. The returned cursor lags behind changes of the last SYNC_CURSOR_OVERLAP_SECONDS (see
     the module docstring), so records may come again; clients keep the higher version. The last page
     (more false) also carries `tip_tasks` (roles that work tips) and `my_tips` (roles that send
-    them): see tips.phone."""
+    them): see tips.phone; and `returned` (roles that collect): their changes a reviewer returned,
+    not yet corrected (fieldapp/returned.py)."""
     now = now or utcnow()
     limit = max(1, min(int(limit), PACKAGE_MAX_LIMIT))
     villages = scope.villages(account)
@@ -215,11 +217,12 @@ def build_package(account: Account, cursor: int = 0, limit: int = PACKAGE_LIMIT,
 
 def _with_tips(package: dict, account: Account) -> dict:
     """The last page (the phone replaces its copies with these): a tips worker's `tip_tasks` and a
-    tips sender's `my_tips` (fieldapp/tips/phone.py)."""
+    tips sender's `my_tips` (fieldapp/tips/phone.py), a collector's `returned` (fieldapp/returned.py)."""
     if package["more"]:
         return package
     for key, made in (("tip_tasks", tip_lists.tasks_for(account, tips.today())),
-                      ("my_tips", tip_lists.my_tips_for(account))):
+                      ("my_tips", tip_lists.my_tips_for(account)),
+                      ("returned", returned_for(account))):
         if made is not None:
             package[key] = made
     return package
@@ -249,8 +252,9 @@ def _house_uids(house_ids) -> dict[int, str]:
 
 def records_in(package: dict) -> int:
     """How many records a package page puts on the phone: houses, people, organisations, and the
-    tips on the last page (a tip's details may name people)."""
-    return sum(len(package.get(key) or ()) for key in ("houses", "people", "organisations", "tip_tasks", "my_tips"))
+    tips and returned changes on the last page (a tip's details or a reviewer's reason may name people)."""
+    return sum(len(package.get(key) or ())
+               for key in ("houses", "people", "organisations", "tip_tasks", "my_tips", "returned"))
 
 
 def note_package_page(account: Account, device: Device, cursor: int, package: dict) -> None:

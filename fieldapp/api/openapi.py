@@ -70,6 +70,16 @@ MY_TIP_PROPS = {
     "verdict": {"enum": ["valid", "invalid", None]}, "verified_on": {**NULLABLE_STRING, "format": "date"},
 }
 
+RETURNED_PROPS = {
+    "uid": UID, "entity": {"enum": ["house", "person", "organisation"]}, "record_uid": UID,
+    "kind": {"type": "string"},
+    "reasons": {"type": "object", "additionalProperties": {"type": "string"},
+                "description": "The reviewer's reason per returned field (the form's field names)."},
+    "whole": {**NULLABLE_STRING, "description": "The reason for the record as a whole, if any."},
+    "returned_at": {**NULLABLE_STRING, "format": "date-time"},
+    "reviewer": {**NULLABLE_STRING, "description": "The reviewer's collection ID (never a name)."},
+}
+
 RECORD_REF = _object({"uid": UID, "version": {"type": "integer", "minimum": 1}})
 CONFLICTS = {"type": "object", "additionalProperties": _object({"base": {}, "current": {}, "submitted": {}})}
 
@@ -112,13 +122,18 @@ SCHEMAS = {
     "Organisation": _object(ORG_PROPS),
     "TipTask": _object(TIP_TASK_PROPS),
     "MyTip": _object(MY_TIP_PROPS),
+    "Returned": _object(RETURNED_PROPS),
     "Package": {**_object(PACKAGE_PROPS), "properties": {
         **PACKAGE_PROPS, "tip_tasks": {"type": "array", "items": _ref("TipTask"),
                                        "description": "Last page only (more false), roles that work tips: all "
                                                       "their tip tasks; the phone replaces its list with it."},
         "my_tips": {"type": "array", "items": _ref("MyTip"),
                     "description": "Last page only, roles that send tips: their newest 100 tips and how "
-                                   "each was checked."}}},
+                                   "each was checked."},
+        "returned": {"type": "array", "items": _ref("Returned"),
+                     "description": "Last page only, roles that collect: their changes a reviewer returned "
+                                    "(退回修改) and they have not corrected yet; the phone replaces its list "
+                                    "with it."}}},
     "Item": {"type": "object", "required": ["uid", "op"], "properties": {
         "uid": {**UID, "description": "Client UUID v4: the idempotency key (for visit.new also the visit's uid)."},
         "op": {"enum": list(OPS)},
