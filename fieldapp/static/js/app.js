@@ -247,7 +247,8 @@ async function routeTo(hash) {
   stopScanning();
   if (a === 'h' && b) await visitHouse(b);
   const fixing = a === 'fix' ? await outbox.get(b) : null;
-  if (a === 'tasks') nodes = await (await import('./tasks.js')).list();
+  if (a === 'returns') nodes = await (await import('./returns.js')).list();
+  else if (a === 'tasks') nodes = await (await import('./tasks.js')).list();
   else if (a === 'task' || fixing?.op === 'tip.verify') {
     nodes = await (await import('./tasks.js')).screen(ctx, fixing ? fixing.entity_uid : b, fixing ? await outbox.details(fixing) : null);
   } else if (a === 'tip' || (ctx.informant && !a) || fixing?.op === 'tip.new') {

@@ -60,6 +60,17 @@ export async function ingest(page) {
   if (page.tip_tasks) await db.setMeta('tip_tasks', await seal(page.tip_tasks, 'tip_tasks'));
   // A tips sender's own tips and how each was checked (tips.js shows them).
   if (page.my_tips) await db.setMeta('my_tips', await seal(page.my_tips, 'my_tips'));
+  // Changes a reviewer returned to this collector (returns.js): the whole list, sealed (a reason
+  // may name a person); corrections marked on this phone are kept only for items still listed.
+  if (page.returned) await keepReturned(page.returned);
+}
+
+async function keepReturned(list) {
+  await db.setMeta('returned', await seal(list, 'returned'));
+  await db.setMeta('returned_received', Date.now());
+  const fixed = (await db.meta('returned_fixed')) || {};
+  const listed = new Set(list.map((r) => r.uid));
+  await db.setMeta('returned_fixed', Object.fromEntries(Object.entries(fixed).filter(([uid]) => listed.has(uid))));
 }
 
 export async function wipe() {
@@ -67,6 +78,8 @@ export async function wipe() {
   await db.delMeta('living_counts');
   await db.delMeta('tip_tasks');
   await db.delMeta('my_tips');
+  await db.delMeta('returned');
+  await db.delMeta('returned_fixed');
 }
 
 async function sealedList(key) {
@@ -75,6 +88,7 @@ async function sealedList(key) {
 }
 export const tipTasks = () => sealedList('tip_tasks');
 export const myTips = () => sealedList('my_tips');
+export const returned = () => sealedList('returned');
 
 export const houses = (villageId) => db.all('houses', 'village', villageId);
 

@@ -7,6 +7,7 @@ import * as outbox from './outbox.js';
 import * as forms from './forms.js';
 import * as photos from './photos.js';
 import * as visits from './visits.js';
+import * as returns from './returns.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
@@ -52,7 +53,7 @@ async function taskLink(houseUid = null) {
 
 export async function home(ctx) {
   const list = await villages();
-  return [h('h1', {}, t('your_villages')), scanButton(), await taskLink(),
+  return [h('h1', {}, t('your_villages')), scanButton(), await returns.homeLink(), await taskLink(),
     list.length ? h('ul', { class: 'list' }, list.map((v) => h('li', {}, h('a', { href: `#/v/${v.id}` }, h('strong', {}, v.name)))))
       : h('p', { class: 'muted' }, t('no_package'))];
 }
@@ -141,6 +142,8 @@ export async function form(ctx, kind, spec) {
   });
   if (draft) el.prepend(h('p', { class: 'flash', role: 'status' }, t('draft_restored')));
   if (spec.fix?.result) forms.showErrors(el, spec.fix.result.errors, spec.fix.result.reason || t('rejected'));
+  // A record a reviewer returned (退回修改): the reasons beside the fields.
+  const returned = spec.op.endsWith('.update') ? await returns.annotate(el, spec.entity_uid) : [];
   const chosenPhoto = photos.field(el);
   forms.autosave(el, draftKey);
   el.addEventListener('submit', async (event) => {
@@ -171,6 +174,7 @@ export async function form(ctx, kind, spec) {
       const villageName = allVillages.find((v) => v.id === (villageId ?? spec.original?.village_id))?.name;
       await pkg.applyLocal(spec.op, spec.entity_uid, spec.house_uid, payload, { village_id: villageId, village_name: villageName });
       if (spec.fix) await photos.follow(spec.fix.uid, item.uid);
+      await returns.markFixed(returned, item.uid);
     }
     const photo = chosenPhoto();
     if (photo && spec.photoOf) await photos.keep(spec.photoOf, photo, item?.uid || null);
