@@ -76,11 +76,11 @@ export async function list() {
     h('p', { class: 'help' }, t('returns_help'))];
 }
 
-// views.form's hook: the open returns of the record this form edits, shown on the form (reason
-// beside each field, highlighted; the whole-record reason on top). Returns their change uids, for
-// markFixed() when the form is saved.
+// views.form's hook: the returns of the record this form edits (corrected ones too: the collector
+// may open it again before the sync), shown on the form (reason beside each field, highlighted;
+// the whole-record reason on top). Returns their change uids, for markFixed() when it is saved.
 export async function annotate(el, entityUid) {
-  const open = (await items()).filter((r) => r.record_uid === entityUid && r.state === 'open');
+  const open = (await items()).filter((r) => r.record_uid === entityUid);
   if (!open.length) return [];
   const loose = [];
   for (const r of open) {
