@@ -18,7 +18,7 @@ from ..rules.address import ADDRESS_PARTS, format_address
 from ..rules.doorcode import format_door_code, is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
 from ..rules.register_import import too_large
-from . import codes, importer, qr
+from . import codes, importer, labels, qr
 from .forms import REASON_LABELS, ImportForm, RetireForm
 
 bp = Blueprint("doors", __name__)
@@ -37,6 +37,9 @@ def door(token):
     signed-in user who may read that house gets a link to it. `?public=1` (the phone app sends it
     when it has no work package) shows the same page."""
     state, found = codes.lookup(token)
+    blank = labels.unbound(token) if state == "unknown" else None
+    if blank is not None:
+        state = "blank"  # printed label stock not yet on a registered house: nothing to show
     context = {"state": state, "token": token, "town": None, "village": None, "code": None, "house_link": None}
     status = 200
     if state == "live":
@@ -52,6 +55,9 @@ def door(token):
         house = db.session.get(House, found.house_id)
         village = db.session.get(Village, house.village_id)
         context.update(village=village, town=db.session.get(Town, village.town_id))
+    elif state == "blank":
+        village = db.session.get(Village, blank.village_id)
+        context.update(town=db.session.get(Town, village.town_id))
     else:
         status = 404
         context["town"] = db.session.scalar(select(Town).order_by(Town.id))
