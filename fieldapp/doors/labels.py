@@ -23,9 +23,9 @@ from ..accounts import audit
 from ..extensions import db
 from ..models import BlankLabel, House, RetiredDoorCode, utcnow
 from ..rules.doorcode import new_door_code, new_door_token
+from .codes import TOKEN_SHAPE
 
 MAX_PER_BATCH = 240  # 20 A4 pages of 12: one office printer run; more means another batch
-TOKEN_MAX = 64  # BlankLabel.door_token
 
 BIND_STATUSES = ("bound", "unknown", "taken", "other_village")
 BIND_MESSAGES = {
@@ -86,9 +86,15 @@ def batch_labels(village_id: int, batch: str) -> list[BlankLabel]:
                                                             BlankLabel.batch == batch).order_by(BlankLabel.id)))
 
 
+def _token_shaped(token) -> bool:
+    """Only what a label's token can look like is looked up (a pasted NUL byte or a long text is
+    simply unknown, never a database error)."""
+    return isinstance(token, str) and TOKEN_SHAPE.fullmatch(token) is not None
+
+
 def unbound(token: str) -> BlankLabel | None:
     """The unbound label with this token, if any (the public door page and the phone's lookups)."""
-    if not isinstance(token, str) or not 16 <= len(token) <= TOKEN_MAX:
+    if not _token_shaped(token):
         return None
     return db.session.scalar(select(BlankLabel).where(BlankLabel.door_token == token,
                                                       BlankLabel.bound_house_id.is_(None)))
@@ -101,7 +107,7 @@ def claim(account_id: int, village_id: int, token) -> tuple[str, BlankLabel | No
     reason from BIND_STATUSES and nothing changed. The claim is the one conditional UPDATE that
     decides a race (module rules)."""
     label = db.session.scalar(select(BlankLabel).where(BlankLabel.door_token == token)) \
-        if isinstance(token, str) and 16 <= len(token) <= TOKEN_MAX else None
+        if _token_shaped(token) else None
     if label is None:
         return "unknown", None
     if label.bound_house_id is not None or label.bound_at is not None:
