@@ -27,7 +27,7 @@ def test_issued_labels_have_valid_unique_codes_tokens_like_houses_and_are_audite
     batch, made = make_labels(east, 30)
     assert len(made) == 30 and {label.batch for label in made} == {batch}
     assert all(is_valid_door_code(label.door_code) for label in made)
-    assert len({label.door_code for label in made}) == 30 and house.door_code not in {l.door_code for l in made}
+    assert len({label.door_code for label in made}) == 30 and house.door_code not in {x.door_code for x in made}
     assert all(len(label.door_token) == len(house.door_token) for label in made)
     assert all(label.bound_house_id is None and label.village_id == east.id for label in made)
     event = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "blank_labels_printed"))
