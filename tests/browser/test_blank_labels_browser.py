@@ -15,7 +15,10 @@ from sqlalchemy import select
 from fieldapp.extensions import db
 
 from .test_pwa_offline import pending, phone_app, world
-from .test_pwa_scan import _visit_items, _wired, camera_browser  # noqa: F401  (camera_browser: a fixture)
+from . import test_pwa_scan
+from .test_pwa_scan import _visit_items, _wired
+
+camera_browser = test_pwa_scan.camera_browser  # the fake camera filming a door label (a fixture)
 
 
 def _blank_label(server, village_id):
