@@ -107,3 +107,36 @@ def test_offline_new_house_binds_a_scanned_blank_label_and_gets_door_proof(live_
             assert (house.door_code, house.door_token) == (code, token) and bound_to == house.id
             assert method == "scan" and created.door_proof
         db.session.rollback()
+
+
+def test_blank_label_pages_have_no_accessibility_violations(pw, browser, live_server):
+    """The print page (also showing its cap error), a printed batch and an unbound label's public page."""
+    from ..builders import make_account, make_town
+    from .conftest import axe_violations, phone_profile, sign_in
+    base = live_server.base_url
+    with live_server.app.app_context():
+        town, (east, _west) = make_town()
+        head = make_account(town, "village_head", [east]).collection_id
+        village_id = east.id
+    _label_id, _code, token = _blank_label(live_server, village_id)
+    ctx = browser.new_context(**phone_profile(pw), bypass_csp=True)  # axe is injected as a script
+    try:
+        page = ctx.new_page()
+        found = {}
+        page.goto(f"{base}/d/{token}")
+        expect(page.locator("#label-not-bound")).to_be_visible()
+        found["public"] = axe_violations(page)
+        sign_in(page, base, head)
+        page.goto(f"{base}/doors/villages/{village_id}/blank")
+        found["print page"] = axe_violations(page)
+        page.fill("#count", "999")
+        page.click("form.card button[type=submit]")
+        expect(page.locator("#count")).to_have_attribute("aria-invalid", "true")
+        found["print page with errors"] = axe_violations(page)
+        page.fill("#count", "3")
+        page.click("form.card button[type=submit]")
+        expect(page.locator(".door-label")).to_have_count(3)
+        found["batch"] = axe_violations(page)
+        assert {k: v for k, v in found.items() if v} == {}
+    finally:
+        ctx.close()
