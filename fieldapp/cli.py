@@ -119,7 +119,7 @@ def prune_sign_ins_command():
 
 
 from .backup.cli import backup_command, restore_command  # noqa: E402  (the commands live with their area)
-from .doors.cli import import_houses_command  # noqa: E402  (the command lives with its area)
+from .doors.cli import doors_group, import_houses_command  # noqa: E402  (the command lives with its area)
 from .imports.cli import commands as register_import_commands  # noqa: E402
 from .prints.cli import print_archive_command  # noqa: E402
 from .roster.cli import issue_ids_command  # noqa: E402
@@ -183,5 +183,5 @@ def audit_grants_command(role, apply_now):
 
 
 commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
-            import_houses_command, audit_group, town_group, issue_ids_command, print_archive_command,
+            import_houses_command, doors_group, audit_group, town_group, issue_ids_command, print_archive_command,
             *register_import_commands, backup_command, restore_command]

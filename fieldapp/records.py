@@ -16,7 +16,7 @@ from sqlalchemy import select, update
 from .extensions import db
 from .changefeed import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
 from .models import Conflict as ConflictRow
-from .models import (Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
+from .models import (BlankLabel, Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
                      VillageCounter, utcnow)
 from .rules.address import address_key
 from .rules.doorcode import new_door_code, new_door_token
@@ -213,16 +213,20 @@ def _unused_door_code() -> str:
     while True:
         code = new_door_code()
         taken = select(House.id).where(House.door_code == code).union_all(
-            select(RetiredDoorCode.id).where(RetiredDoorCode.door_code == code))
+            select(RetiredDoorCode.id).where(RetiredDoorCode.door_code == code),
+            select(BlankLabel.id).where(BlankLabel.door_code == code))  # printed label stock
         if db.session.scalar(taken.limit(1)) is None:  # one round trip: imports draw thousands
             return code
 
 
-def create_house(actor: Actor, village_id: int, data: dict, collected: bool = True, uid: str | None = None) -> House:
+def create_house(actor: Actor, village_id: int, data: dict, collected: bool = True, uid: str | None = None,
+                 door: tuple[str, str] | None = None) -> House:
     """A house found at the door that the register lacks (collected=True), or one imported into the
-    register before anyone visits (collected=False). Either way it gets a fresh door code.
+    register before anyone visits (collected=False). Either way it gets a fresh door code, unless
+    `door` gives the (code, token) of a blank label claimed for it (doors.labels).
     `uid`: the name a phone gave the house offline (a fresh one when None)."""
-    house = House(village_id=village_id, door_code=_unused_door_code(), door_token=new_door_token(),
+    code, token = door if door is not None else (_unused_door_code(), new_door_token())
+    house = House(village_id=village_id, door_code=code, door_token=token,
                   **({"uid": uid} if uid else {}), **{n: data.get(n) for n in HOUSE_FIELDS if n in data})
     house.rental_registered = bool(data.get("rental_registered"))
     _refresh_address_key(house)
@@ -540,6 +544,7 @@ def _unused_door_codes(count: int) -> list[str]:
         for chunk in _chunked(sorted(draw)):
             taken |= set(db.session.scalars(select(House.door_code).where(House.door_code.in_(chunk))))
             taken |= set(db.session.scalars(select(RetiredDoorCode.door_code).where(RetiredDoorCode.door_code.in_(chunk))))
+            taken |= set(db.session.scalars(select(BlankLabel.door_code).where(BlankLabel.door_code.in_(chunk))))
         codes |= draw - taken
     return list(codes)
 

@@ -426,7 +426,8 @@ def _settle(ctx: PushContext, item: dict, receipt: SyncReceipt):
             ctx.taken.add(item["entity_uid"])  # the request holds it: a later *.new may not take it
         return None
     receipt.record_uid = record.uid
-    result = {"uid": item["uid"], "status": outcome.status, "record": {"uid": record.uid, "version": record.version}}
+    result = {"uid": item["uid"], "status": outcome.status, "record": {"uid": record.uid, "version": record.version},
+              **outcome.extra}
     if outcome.conflicts:
         result["conflicts"] = outcome.conflicts
         records.keep_conflicts(item["op"].split(".")[0], record, outcome.conflicts, ctx.account.id, item["uid"])

@@ -43,7 +43,8 @@ def matrix_url_args(endpoint: str, target) -> dict | None:
         return {"village_id": target.village}
     if endpoint in ("doors.house", "doors.qr_png", "doors.qr_svg", "doors.retire"):
         return {"house_id": target.house}
-    return None
+    from .labels_builders import matrix_url_args as labels_url_args
+    return labels_url_args(endpoint, target)
 
 
 def matrix_post_data(endpoint: str, target) -> dict | None:
@@ -60,4 +61,6 @@ def matrix_post_data(endpoint: str, target) -> dict | None:
     if endpoint == "doors.import_houses":
         data = csv_bytes([["东村", "7", None, None, "77", None, None, None, None]])
         return {"file": (io.BytesIO(data), "register.csv"), "run": "1"}
+    if endpoint == "doors.blank_labels_print":
+        return {"count": "2"}
     return None

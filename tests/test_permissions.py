@@ -242,6 +242,14 @@ MATRIX = [
     ("doors.retire",                 "POST", "west",    (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.retire",                 "POST", "town2",   (404,   404,   403,   403,   403,    403,   403,   LOGIN)),
     ("doors.import_houses",          "POST", "-",       (303,   303,   403,   403,   403,    403,   403,   LOGIN)),
+    # Blank label stock (doors.labels): doors.print, the account's villages only.
+    ("doors.blank_labels",           "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_labels",           "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_labels_print",     "POST", "own",     (303,   303,   303,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_labels_print",     "POST", "west",    (303,   303,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_labels_print",     "POST", "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_sheet",            "GET",  "own",     (200,   200,   200,   403,   403,    403,   403,   LOGIN)),
+    ("doors.blank_sheet",            "GET",  "town2",   (404,   404,   404,   403,   403,    403,   403,   LOGIN)),
     # Register imports (fieldapp/imports): registers.import = supervisor, reviewer, police (personal
     # data: not admin); the report's token names nobody's report here (404 for those allowed).
     ("imports.upload",               "GET",  "-",       (403,   200,   403,   200,   403,    200,   403,   LOGIN)),
@@ -496,7 +504,7 @@ def build_world() -> World:
 
 # GETs that show personal data (or the audit log itself) write exactly one audit row when they answer 200.
 AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house", "registry.person",
-                "doors.sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
+                "doors.sheet", "doors.blank_sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
                 "prints.house", "prints.informant"}

@@ -15,7 +15,8 @@ ALLOWED_VARIABLES = {"code": "language/<code>", "filename": "static",
                      "uid": "api/photos/<uid>: a random UUID the phone gave the photo",
                      "token": "d/<token>, d/<token>/tip, b/<token>: unguessable random tokens (door and badge QR)",
                      "action": "review/moves/<id>/<action>: one of the verbs confirm, acknowledge, refuse",
-                     "batch": "admin/accounts/batches/<batch>/letters: a random 128-bit key of one bulk issue"}
+                     "batch": "admin/accounts/batches/<batch>/letters: a random 128-bit key of one bulk issue; "
+                              "doors/villages/<id>/blank/<batch>: a blank label batch's name (date and random tail)"}
 
 
 def test_no_route_puts_personal_data_in_its_path(app):

@@ -3,6 +3,7 @@ it true: every route and method is described (and nothing else), and real answer
 from __future__ import annotations
 
 from .. import moves, sync
+from ..doors.labels import BIND_STATUSES
 from ..push.context import OPS
 from ..push.errors import REJECT_MESSAGES
 from ..push.operations import TIP_VERIFY_CODES
@@ -81,6 +82,8 @@ RETURNED_PROPS = {
 }
 
 RECORD_REF = _object({"uid": UID, "version": {"type": "integer", "minimum": 1}})
+# A house.new's blank door label (fieldapp/doors/labels.py): bound, or why not.
+LABEL_RESULT = _object({"status": {"enum": list(BIND_STATUSES)}, "reason": {"type": "string"}})
 CONFLICTS = {"type": "object", "additionalProperties": _object({"base": {}, "current": {}, "submitted": {}})}
 
 PACKAGE_PROPS = {
@@ -150,6 +153,11 @@ SCHEMAS = {
         "lon": {"type": ["number", "null"], "description": "visit.new: WGS-84 longitude."},
         "accuracy_m": {"type": ["number", "null"], "description": "visit.new: accuracy radius in metres."},
         "village_id": {"type": ["integer", "null"], "description": "house.new only."},
+        "label_token": {"type": ["string", "null"],
+                        "description": "house.new: the token of a blank door label scanned while creating the "
+                                       "house (bound when unbound and of the house's village; the result's "
+                                       "`label` says so). visit.new: the same token on the visit to that new "
+                                       "house: a scan only when the label bound to it."},
         "base_version": {"type": ["integer", "null"], "minimum": 1,
                          "description": "Updates, leave, close: the version the collector started from."},
         "data": {"type": "object", "description": "The web form's fields (person: employer_uid for the "
@@ -166,6 +174,7 @@ SCHEMAS = {
                                    "a visit's at) are shifted by the difference."}}},
     "Result": {"oneOf": [
         _object({"uid": UID, "status": {"const": "accepted"}, "record": RECORD_REF}),
+        _object({"uid": UID, "status": {"const": "accepted"}, "record": RECORD_REF, "label": LABEL_RESULT}),
         _object({"uid": UID, "status": {"const": "conflict"}, "record": RECORD_REF, "conflicts": CONFLICTS}),
         _object({"uid": UID, "status": {"const": "conflict"}, "code": {"const": "uid_reused"},
                  "reason": {"type": "string"}, "applied": {"const": False}}),

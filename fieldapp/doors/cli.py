@@ -63,3 +63,37 @@ def import_houses_command(path: Path, check_only: bool, max_rows: int):
     houses = importer.import_rows(plan, None)
     db.session.commit()
     click.echo(f"Imported {len(houses)} houses.")
+
+
+@click.group("doors")
+def doors_group():
+    """Door labels: blank label stock for new houses."""
+
+
+@doors_group.command("blank-labels")
+@click.option("--village", "village_code", required=True, help="The village's code (as in town set-up).")
+@click.option("--count", type=int, required=True, help="How many labels (at most 240 per batch).")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the printable A4 sheets (HTML) to this file; without it only the batch is reported.")
+@with_appcontext
+def blank_labels_command(village_code: str, count: int, out: Path | None):
+    """Print blank door labels for a village: codes not yet bound to a house (issue 12)."""
+    from flask import current_app
+    from . import labels, qr
+    from .views import render_blank_sheet
+    if not 1 <= count <= labels.MAX_PER_BATCH:
+        raise click.ClickException(f"--count must be 1 to {labels.MAX_PER_BATCH}: print another batch for more.")
+    village = db.session.scalar(select(Village).where(Village.code == village_code.strip()))
+    if village is None:
+        raise click.ClickException(f"No village has code {village_code!r}: see `flask --app fieldapp town` for codes.")
+    batch, made = labels.issue(None, village.id, count, source="cli")
+    db.session.commit()
+    click.echo(f"Printed batch {batch}: {len(made)} blank labels for {village.name}.")
+    if out is not None:
+        base = current_app.config.get("PUBLIC_BASE_URL") or "http://localhost"
+        css = "\n".join((Path(current_app.static_folder) / "css" / name).read_text("utf-8")
+                        for name in ("doors.css", "doors-print.css"))
+        with current_app.test_request_context(base_url=base), force_locale("zh"):
+            page = render_blank_sheet(village, batch, made, qr.base_url(), inline_css=css)
+        out.write_text(page, "utf-8")
+        click.echo(f"Wrote {out}: open it in a browser and print on A4 at 100 % scale.")

@@ -4,8 +4,8 @@ from __future__ import annotations
 from flask_babel import lazy_gettext as _l
 from flask_wtf import FlaskForm
 from flask_wtf.file import FileField, FileRequired
-from wtforms import HiddenField, SelectField, SubmitField
-from wtforms.validators import DataRequired
+from wtforms import HiddenField, IntegerField, SelectField, SubmitField
+from wtforms.validators import DataRequired, InputRequired, NumberRange
 
 from ..forms import options
 
@@ -27,3 +27,10 @@ class ImportForm(FlaskForm):
                      validators=[FileRequired(_l("Choose the file to import."))])
     check_only = SubmitField(_l("Check the file"))
     run = SubmitField(_l("Check and import"))
+
+
+class BlankLabelsForm(FlaskForm):
+    """How many blank labels to print for a village (doors.labels.MAX_PER_BATCH at most)."""
+    count = IntegerField(_l("How many labels"), validators=[
+        InputRequired(_l("Enter how many labels to print.")),
+        NumberRange(1, 240, _l("Print between 1 and 240 labels at a time (20 A4 pages); print another batch for more."))])

@@ -18,8 +18,8 @@ from ..rules.address import ADDRESS_PARTS, format_address
 from ..rules.doorcode import format_door_code, is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
 from ..rules.register_import import too_large
-from . import codes, importer, qr
-from .forms import REASON_LABELS, ImportForm, RetireForm
+from . import codes, importer, labels, qr
+from .forms import REASON_LABELS, BlankLabelsForm, ImportForm, RetireForm
 
 bp = Blueprint("doors", __name__)
 
@@ -37,6 +37,9 @@ def door(token):
     signed-in user who may read that house gets a link to it. `?public=1` (the phone app sends it
     when it has no work package) shows the same page."""
     state, found = codes.lookup(token)
+    blank = labels.unbound(token) if state == "unknown" else None
+    if blank is not None:
+        state = "blank"  # printed label stock not yet on a registered house: nothing to show
     context = {"state": state, "token": token, "town": None, "village": None, "code": None, "house_link": None}
     status = 200
     if state == "live":
@@ -52,6 +55,9 @@ def door(token):
         house = db.session.get(House, found.house_id)
         village = db.session.get(Village, house.village_id)
         context.update(village=village, town=db.session.get(Town, village.town_id))
+    elif state == "blank":
+        village = db.session.get(Village, blank.village_id)
+        context.update(town=db.session.get(Town, village.town_id))
     else:
         status = 404
         context["town"] = db.session.scalar(select(Town).order_by(Town.id))
@@ -149,6 +155,60 @@ def _label(house: House, village: Village, base: str) -> dict:
     return {"house_id": house.id, "village": village.name, "code": code,
             "address": format_address({n: getattr(house, n) for n in ADDRESS_PARTS}),
             "svg": qr.svg_element(qr.door_url(house.door_token, base), _("QR code for door %(code)s", code=code))}
+
+
+# --- blank label stock (doors.labels): printed before the houses exist ----------------------
+
+@bp.get("/doors/villages/<int:village_id>/blank")
+@scope.require("doors.print")
+def blank_labels(village_id):
+    village = scope.village_or_404(current_user, village_id)
+    return _blank_page(village, BlankLabelsForm(count=LABELS_PER_A4))
+
+
+def _blank_page(village, form, status=200):
+    return render_template("doors/blank.html", village=village, form=form, batches=labels.batches(village.id),
+                           max_count=labels.MAX_PER_BATCH), status
+
+
+@bp.post("/doors/villages/<int:village_id>/blank")
+@scope.require("doors.print")
+def blank_labels_print(village_id):
+    village = scope.village_or_404(current_user, village_id)
+    form = BlankLabelsForm()
+    if not form.validate_on_submit():
+        return _blank_page(village, form, 422)
+    batch, _made = labels.issue(current_user.id, village.id, form.count.data)
+    db.session.commit()
+    return redirect(url_for(".blank_sheet", village_id=village.id, batch=batch), 303)
+
+
+@bp.get("/doors/villages/<int:village_id>/blank/<batch>")
+@scope.require("doors.print")
+def blank_sheet(village_id, batch):
+    """A batch of blank labels as A4 sheets (the door sheets' template and print CSS); opening it
+    again reprints the batch. Labels bound since are printed too, marked as in use."""
+    village = scope.village_or_404(current_user, village_id)
+    found = labels.batch_labels(village.id, batch[:32])
+    if not found:
+        abort(404)
+    page = render_blank_sheet(village, batch[:32], found, qr.base_url())
+    # The labels carry working tokens: printing them is logged like printing house labels.
+    log_read(current_user.id, "blank_labels", f"village:{village.id}", len(found), f"batch {batch[:32]}")
+    return page
+
+
+def render_blank_sheet(village: Village, batch: str, found: list, base: str, inline_css: str | None = None) -> str:
+    """The printable page of a batch (also written by `flask doors blank-labels --out`)."""
+    items = []
+    for label in found:
+        code = format_door_code(label.door_code)
+        items.append({"house_id": None, "village": village.name, "code": code, "bound": label.bound_house_id is not None,
+                      "address": _("In use") if label.bound_house_id is not None else _("Not yet bound"),
+                      "svg": qr.svg_element(qr.door_url(label.door_token, base), _("QR code for door %(code)s", code=code))})
+    a4_pages = [items[i:i + LABELS_PER_A4] for i in range(0, len(items), LABELS_PER_A4)]
+    return render_template("doors/blank_sheet.html", village=village, batch=batch, a4_pages=a4_pages,
+                           total=len(items), inline_css=inline_css)
 
 
 # --- one door: reprint, download, retire --------------------------------------------------

@@ -3,6 +3,7 @@ from ._base import new_uid, utcnow
 from .accounts import Account, LoginSession, LoginThrottle, account_sub_areas, account_villages
 from .activity import AuditEvent, Change, VillageCounter
 from .field import DashboardEvent, RetiredDoorCode, Tip, Visit
+from .labels import BlankLabel
 from .places import SUB_AREA_KINDS, Campaign, Phase, SubArea, Town, Village
 from .moves import MoveRequest
 from .progress import CollectorDay, VillageDay
@@ -11,7 +12,7 @@ from .review import Flag
 from .sync import Conflict, Device, Photo, SyncReceipt
 
 __all__ = [
-    "Account", "AuditEvent", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "Flag", "House", "LoginSession", "LoginThrottle",
+    "Account", "AuditEvent", "BlankLabel", "Campaign", "Change", "CollectorDay", "Conflict", "DashboardEvent", "Device", "Flag", "House", "LoginSession", "LoginThrottle",
     "MoveRequest", "Organisation", "Person", "Phase",
     "Photo", "Residence", "RetiredDoorCode", "SUB_AREA_KINDS", "SubArea", "SyncReceipt", "Tip", "Visit", "Town", "Village", "VillageCounter", "VillageDay", "account_sub_areas", "account_villages", "new_uid", "utcnow",
 ]

@@ -338,6 +338,8 @@ class Bulk:
         if ctx.exists(entity, entity_uid):
             raise Rejected("exists")
         if op == "house.new":
+            if item.get("label_token") is not None:
+                return None  # a blank label to bind (doors.labels): the item-by-item path does it
             village_id = new_house_village(ctx, item)
             position = check_position(data)
             clean = self.prepared.house(data)

@@ -52,3 +52,4 @@ class Outcome:
     status: str
     record: object
     conflicts: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)  # more for the item's result (a house.new's `label`)

@@ -23,6 +23,7 @@ from flask_babel import lazy_gettext as _l
 from .. import moves, records
 from ..extensions import db
 from ..changefeed import note_village_changed
+from ..doors import labels as blank_labels
 from ..models import Account, Organisation, Visit, utcnow
 from ..models.field import VISIT_METHODS
 from ..registry import checks
@@ -195,6 +196,11 @@ def _visit_new(ctx: PushContext, item: dict) -> Outcome:
     if ctx.visit(item["uid"]) is not None:
         raise Rejected("exists")
     house = house_in_scope(ctx, house_uid)
+    label_token = item.get("label_token")
+    if method == "scan" and label_token is not None and house.door_token != label_token:
+        # The visit to a new house whose blank label did not bind (doors.labels): the collector
+        # scanned a label that is not this door's, so it is not a scan of the door.
+        method = "list"
     lat, lon, accuracy = item.get("lat"), item.get("lon"), item.get("accuracy_m")
     if not valid_position(lat, lon, accuracy):
         lat = lon = accuracy = None
@@ -225,8 +231,24 @@ class _VisitRecord:
 
 
 def _house_new(ctx, actor, item, village_id, data) -> Outcome:
-    house = records.create_house(actor, village_id, house_data(data), collected=True, uid=item["entity_uid"])
-    return Outcome("accepted", house)
+    """A house found at the door. With `label_token` (a blank door label scanned while creating it,
+    doors.labels) the house takes that label's code when the label binds, and its creation is door
+    proof; the result's `label` says whether it bound and why not."""
+    token = item.get("label_token")
+    if token is not None and not isinstance(token, str):
+        raise bad_item("label_token")
+    clean = house_data(data)  # refused before the label is claimed: a refused item changes nothing
+    if token is None:
+        return Outcome("accepted", records.create_house(actor, village_id, clean, collected=True,
+                                                        uid=item["entity_uid"]))
+    status, label = blank_labels.claim(ctx.account.id, village_id, token)
+    # The collector scanned this village's unbound label at the door: the house's creation is door proof.
+    actor.door_proof = label is not None
+    house = records.create_house(actor, village_id, clean, collected=True, uid=item["entity_uid"],
+                                 door=(label.door_code, label.door_token) if label is not None else None)
+    if label is not None:
+        blank_labels.attach(label, house)
+    return Outcome("accepted", house, extra={"label": blank_labels.bind_result(status)})
 
 
 def _house_update(ctx, actor, house, base, data) -> Outcome:

@@ -16,8 +16,9 @@ const TIPS_SENT_KEPT = 100;
 // visit_uid: the door visit this record was collected under (docs/sync-protocol.md, visits).
 // wait_until (ms): not sent before then (a visit waiting a few seconds for its GPS position).
 export async function add({ uid = crypto.randomUUID(), op, entity_uid, house_uid = null, village_id = null, base_version = null,
-  data, known_on = null, visit_uid = null, wait_until = null }) {
-  const body = { data, base_version, known_on, collected_at: new Date().toISOString() };
+  data, known_on = null, visit_uid = null, wait_until = null, label_token = null }) {
+  // label_token: a blank door label scanned for a new house (labels.js), sealed with the rest.
+  const body = { data, base_version, known_on, collected_at: new Date().toISOString(), ...(label_token ? { label_token } : {}) };
   // Visits have their own state: they are sent like records but are not counted as records.
   const state = op === 'visit.new' ? 'visit' : 'pending';
   const item = { uid, op, entity_uid, house_uid, village_id, visit_uid, state, created: Date.now(),
@@ -57,6 +58,7 @@ export async function wire(item) {
   return { uid: item.uid, op: item.op, entity_uid: item.entity_uid, house_uid: item.house_uid,
     ...(item.op === 'house.new' ? { village_id: item.village_id } : {}),
     ...(item.visit_uid ? { visit_uid: item.visit_uid } : {}),
+    ...(body.label_token ? { label_token: body.label_token } : {}),
     base_version: body.base_version, data: body.data, known_on: body.known_on, collected_at: body.collected_at };
 }
 
@@ -96,6 +98,7 @@ export async function settle(results) {
   const keep = [];
   const sent = [];
   const forget = [];
+  const labelNotes = {};
   for (const r of results) {
     const item = await db.get('outbox', r.uid);
     if (!item) continue;
@@ -110,6 +113,8 @@ export async function settle(results) {
       keep.push({ ...item, state: 'requested', result, answered: Date.now() });
     } else if (['accepted', 'duplicate', 'held'].includes(r.status)) {
       drop.push(r.uid);
+      // A blank door label that did not bind (labels.js shows why on the house's page).
+      if (item.op === 'house.new' && answer.label && answer.label.status !== 'bound') labelNotes[item.entity_uid] = await seal(answer.label.reason, `label_notes:${item.entity_uid}`);
       if (item.op === 'tip.new') sent.push({ uid: item.uid, entity_uid: item.entity_uid, created: item.created, sent: Date.now(), sealed: item.sealed });
     } else if (item.op === 'visit.new') {
       drop.push(r.uid); // a refused visit has nothing for the collector to correct; its records still go
@@ -122,7 +127,8 @@ export async function settle(results) {
     }
   }
   const changes = { outbox: { del: drop, put: keep } };
-  if (sent.length) changes.meta = { put: [{ key: 'tips_sent', value: [...((await db.meta('tips_sent')) || []), ...sent].slice(-TIPS_SENT_KEPT) }] };
+  if (Object.keys(labelNotes).length) changes.meta = { put: [{ key: 'label_notes', value: { ...((await db.meta('label_notes')) || {}), ...labelNotes } }] };
+  if (sent.length) (changes.meta ??= { put: [] }).put.push({ key: 'tips_sent', value: [...((await db.meta('tips_sent')) || []), ...sent].slice(-TIPS_SENT_KEPT) });
   await db.write(changes);
   return { done: drop.length, kept: keep.length, forget };
 }

@@ -8,6 +8,7 @@ import * as forms from './forms.js';
 import * as photos from './photos.js';
 import * as visits from './visits.js';
 import * as returns from './returns.js';
+import * as labels from './labels.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
@@ -100,6 +101,7 @@ export async function house(ctx, uid) {
       : h('p', { class: 'tag', id: 'door-proof', 'data-proof': 'no' }, t('door_proof_no')),
     await taskLink(uid),
     x.local ? h('p', { class: 'tag pending' }, t('waiting_to_send')) : null,
+    await labels.houseNote(uid),
     h('dl', { class: 'facts' },
       fact(t('door_code'), x.door_code ? h('span', { class: 'code' }, pkg.showCode(x.door_code)) : t('code_later')),
       fact(t('use'), optionLabel('house', 'use', x.use)),
@@ -166,8 +168,9 @@ export async function form(ctx, kind, spec) {
     el.querySelector('button[type=submit]').disabled = true;
     if (spec.fix) await outbox.remove(spec.fix.uid); // a fixed change is a new item: the old uid was refused
     let item = null;
+    const labelToken = spec.op === 'house.new' && !spec.fix ? await labels.tokenFor(spec.entity_uid) : null;
     if (Object.keys(payload).length) {
-      item = await outbox.add({ op: spec.op, entity_uid: spec.entity_uid, house_uid: spec.house_uid, village_id: villageId,
+      item = await outbox.add({ label_token: labelToken, op: spec.op, entity_uid: spec.entity_uid, house_uid: spec.house_uid, village_id: villageId,
         // A record made on this phone and not yet sent has version 0 here; the server creates it as 1.
         base_version: spec.op.endsWith('.new') ? null : (spec.fix?.base_version ?? (spec.original?.version || 1)),
         data: payload, known_on: knownOn, visit_uid: visitUid });
@@ -175,13 +178,15 @@ export async function form(ctx, kind, spec) {
       await pkg.applyLocal(spec.op, spec.entity_uid, spec.house_uid, payload, { village_id: villageId, village_name: villageName });
       if (spec.fix) await photos.follow(spec.fix.uid, item.uid);
       await returns.markFixed(returned, item.uid);
+      if (labelToken) await labels.saved(spec.entity_uid, labelToken);
     }
     const photo = chosenPhoto();
     if (photo && spec.photoOf) await photos.keep(spec.photoOf, photo, item?.uid || null);
     await forms.dropDraft(draftKey);
     ctx.saved(spec.done || spec.back);
   });
-  return [h('p', { class: 'crumbs' }, h('a', { href: spec.back }, t('back'))), h('h1', {}, spec.title), el];
+  return [h('p', { class: 'crumbs' }, h('a', { href: spec.back }, t('back'))), h('h1', {}, spec.title),
+    spec.op === 'house.new' && !spec.fix ? await labels.section(ctx, spec) : null, el];
 }
 
 const OP_KEYS = { 'house.new': 'op_house_new', 'house.update': 'op_house_update', 'person.new': 'op_person_new',

@@ -22,14 +22,15 @@ export async function current(houseUid) {
 
 // Open a house: the current visit goes on if it is this house's (a scan upgrades a visit opened
 // from the list or by code: it is the better proof), otherwise a new visit begins.
-export async function open(houseUid, method) {
+// extra: more for the visit item (labels.js: the blank label scanned for a new house).
+export async function open(houseUid, method, extra = {}) {
   const v = await current(houseUid);
   if (v && (v.method === 'scan' || method !== 'scan')) return v;
   const uid = crypto.randomUUID();
   const at = new Date().toISOString();
   const visit = { uid, house_uid: houseUid, method, at, started: Date.now() };
   await outbox.add({ uid, op: 'visit.new', entity_uid: uid, house_uid: houseUid,
-    data: { method, at, lat: null, lon: null, accuracy_m: null }, wait_until: Date.now() + GPS_WAIT + 500 });
+    data: { method, at, lat: null, lon: null, accuracy_m: null, ...extra }, wait_until: Date.now() + GPS_WAIT + 500 });
   await db.setMeta('visit', visit);
   locate().then((pos) => outbox.amend(uid, pos || {})).then(() => onPosition(), () => onPosition());
   return visit;
