@@ -249,7 +249,8 @@ def impossible_pace(changes: Iterable[ChangeFact], t: Thresholds = Thresholds(),
     both capped accuracies, over the minutes between them): the later visit's changes are flagged.
     `visits` adds the collector's other visits that day (the neighbours in time). Honest exceptions:
     pairs closer than `pace_min_m` after accuracy are GPS drift between neighbouring doors, not
-    travel; visits without a fix say nothing."""
+    travel; visits without a fix say nothing; the return from a spike (a far visit between two near
+    ones) is not flagged, the spike is."""
     by_collector: dict[int, dict[int, VisitFact]] = defaultdict(dict)
     changes_of_visit: dict[int, list[ChangeFact]] = defaultdict(list)
     for c in changes:
@@ -262,17 +263,27 @@ def impossible_pace(changes: Iterable[ChangeFact], t: Thresholds = Thresholds(),
     out = []
     for seen in by_collector.values():
         ordered = sorted(seen.values(), key=lambda v: (v.at, v.visit_id))
-        for a, b in zip(ordered, ordered[1:]):
-            d = distance_m(a.lat, a.lon, b.lat, b.lon)
-            if d - _cap(a.accuracy_m, t) - _cap(b.accuracy_m, t) < t.pace_min_m:
+        for i in range(1, len(ordered)):
+            a, b = ordered[i - 1], ordered[i]
+            pace = _pace(a, b, t)
+            if pace is None:
                 continue
-            minutes = max((b.at - a.at).total_seconds() / 60, 0.5)  # the phone's clock rounds
-            speed = d / 1000 / (minutes / 60)
-            if speed > t.pace_kmh:
-                out += [_on_change("impossible_pace", c, {"distance_m": round(d), "minutes": round(minutes),
-                                                          "speed_kmh": round(speed)})
-                        for c in changes_of_visit.get(b.visit_id, ())]
+            # The way back from an odd one out is honest: after a spoofed far "visit" the next real
+            # door is close to the one before the spike, and only the spike is flagged.
+            if i >= 2 and _pace(ordered[i - 2], a, t) is not None and _pace(ordered[i - 2], b, t) is None:
+                continue
+            out += [_on_change("impossible_pace", c, pace) for c in changes_of_visit.get(b.visit_id, ())]
     return out
+
+
+def _pace(a: VisitFact, b: VisitFact, t: Thresholds) -> dict | None:
+    """The figures of the trip from visit `a` to visit `b` when it is faster than walking allows."""
+    d = distance_m(a.lat, a.lon, b.lat, b.lon)
+    if d - _cap(a.accuracy_m, t) - _cap(b.accuracy_m, t) < t.pace_min_m:
+        return None
+    minutes = max((b.at - a.at).total_seconds() / 60, 0.5)  # the phone's clock rounds
+    speed = d / 1000 / (minutes / 60)
+    return {"distance_m": round(d), "minutes": round(minutes), "speed_kmh": round(speed)} if speed > t.pace_kmh else None
 
 
 def _bursts(items: list[ChangeFact], t: Thresholds) -> list[list[ChangeFact]]:
@@ -393,7 +404,7 @@ def phone_many_people(people: Iterable[PersonPhone], t: Thresholds = Thresholds(
             continue
         parent = list(range(len(items)))
 
-        def root(i):
+        def root(i, parent=parent):
             while parent[i] != i:
                 parent[i] = parent[parent[i]]
                 i = parent[i]
