@@ -380,6 +380,110 @@ def run(villages: int = 6, weeks: int = 4, seed: int = 12, t: fab.Thresholds | N
     return result
 
 
+def run_service(c: Campaign, url: str | None = None) -> tuple[list[fab.Finding], float]:
+    """Load the campaign into a scratch database (same ids as the facts) and run the real sweep
+    (flags/detect.sweep); returns its flags as Findings and the sweep's seconds."""
+    import tempfile
+    import time
+    import uuid
+    from datetime import date
+
+    from sqlalchemy import delete, select
+
+    from bench.scratch import bench_town, scratch_app
+    from fieldapp import records
+    from fieldapp.extensions import db
+    from fieldapp.flags import detect as service
+    from fieldapp.models import Account, Change, Person, Tip, Visit
+    from fieldapp.models.review import Flag
+
+    tmp = tempfile.mkdtemp()
+    app, _url = scratch_app(url, tmp)
+    with app.app_context():
+        villages = bench_town(1000, 1000, 10, len(c.villages))
+        for v, row in zip(sorted(c.villages), villages):
+            assert row.id == v
+            row.lat, row.lon = c.villages[v].lat, c.villages[v].lon
+        records.ensure_counters([v.id for v in villages])
+        accounts = {f.collector_id for f in c.changes} | {x.verified_by_id for x in c.tips} | {
+            x.informant_id for x in c.tips if x.informant_id}
+        db.session.add_all([Account(id=a, collection_id=f"B-{a:05d}", name=f"bench {a}", role="collector",
+                                    town_id=villages[0].town_id) for a in sorted(accounts)])
+        for h in sorted(c.houses):
+            house = records.create_house(records.Actor(None, "import"), c.house_village[h],
+                                         {"group_name": "1", "number": str(h)})
+            assert house.id == h
+            house.lat, house.lon = c.houses[h].lat, c.houses[h].lon
+        db.session.flush()
+        db.session.execute(delete(Change))  # the houses' import changes: the campaign's own ids follow
+        phones = {p.person_id: p for p in c.phones}
+        people, ids_seen, visits = {}, set(), {}
+        for f in c.changes:
+            if f.visit is not None and f.visit.visit_id not in visits:
+                v = f.visit
+                visits[v.visit_id] = Visit(id=v.visit_id, uid=str(uuid.UUID(int=v.visit_id)), house_id=v.house_id,
+                                           village_id=c.house_village[v.house_id], account_id=v.collector_id,
+                                           method=v.method, at=v.at, lat=v.lat, lon=v.lon, accuracy_m=v.accuracy_m)
+        db.session.add_all(visits.values())
+
+        def person(pid, house, village, number=None):
+            if pid in people:
+                return
+            p = phones.get(pid)
+            number = number or f"P{pid:010d}"
+            id_type = "111" if number not in ids_seen else "990"
+            ids_seen.add(number)
+            people[pid] = Person(id=pid, name=p.name if p else "某某", sex="1", id_type=id_type, id_number=number,
+                                 category="local", status="living", house_id=house, village_id=village,
+                                 phone=p.phone if p else None)
+        changes = []
+        for f in c.changes:
+            person(f.entity_id, f.house_id, f.village_id, f.id_number)
+            fields = {k: [None, v] for k, v in f.values} | {"house_id": [None, f.house_id]}
+            if f.id_number:
+                fields["id_number"] = [None, f.id_number]
+            if f.entity_id in phones:
+                fields["phone"] = [None, phones[f.entity_id].phone]
+            changes.append(dict(id=f.change_id, entity="person", entity_id=f.entity_id, village_id=f.village_id,
+                                kind="new", fields=fields, source="sync", collected_at=f.at, known_on=date(2026, 6, 1),
+                                collected_by_id=f.collector_id, door_proof=f.door_proof, review_state="pending",
+                                visit_uid=str(uuid.UUID(int=f.visit.visit_id)) if f.visit else None))
+        next_id = max(c.counters["change"], len(changes)) + 1
+        for p in c.phones:  # people known only by their phone (shared phones, planted numbers)
+            if p.person_id not in people:
+                person(p.person_id, p.house_id, p.village_id)
+                changes.append(dict(id=next_id, entity="person", entity_id=p.person_id, village_id=p.village_id,
+                                    kind="new", fields={"phone": [None, p.phone], "house_id": [None, p.house_id]},
+                                    source="import", collected_at=START, known_on=date(2026, 6, 1),
+                                    collected_by_id=p.collector_id, door_proof=False, review_state="exempt"))
+                next_id += 1
+        known = {x["id"] for x in changes}
+        for d in c.docs:
+            if d.change_id in known:
+                continue
+            person(d.person_id, d.house_id, d.village_id, d.id_number)
+            changes.append(dict(id=d.change_id, entity="person", entity_id=d.person_id, village_id=d.village_id,
+                                kind="update", fields={"house_id": [None, d.house_id]},
+                                source="review" if d.move else "sync", collected_at=d.at, known_on=date(2026, 6, 1),
+                                collected_by_id=d.collector_id, door_proof=True,
+                                review_state="approved" if d.move else "pending"))
+            known.add(d.change_id)
+        db.session.add_all(people.values())
+        db.session.flush()
+        db.session.execute(Change.__table__.insert(), [{"visit_uid": None, **x} for x in changes])
+        db.session.add_all([Tip(id=x.tip_id, house_id=x.house_id, village_id=x.village_id, kind="moved_in",
+                                source="informant" if x.informant_id else "public", informant_id=x.informant_id,
+                                submitted_at=START, due_on=date(2026, 6, 4), state="verified", verified_at=START,
+                                verified_by_id=x.verified_by_id, verdict=x.verdict) for x in c.tips])
+        db.session.commit()
+        t0 = time.perf_counter()
+        service.sweep()
+        seconds = time.perf_counter() - t0
+        found = [fab.Finding(key=f.key, kind=f.kind, entity=f.entity, entity_id=f.entity_id, village_id=f.village_id,
+                             change_id=f.change_id, detail=f.detail) for f in db.session.scalars(select(Flag))]
+    return found, seconds
+
+
 def report(result: dict) -> str:
     lines = [f"{'kind':24} {'planted':>7} {'caught':>6} {'flags':>6} {'recall':>7} {'precision':>9}"]
     for kind, r in [*result["kinds"].items(), ("overall", result["overall"])]:
@@ -394,6 +498,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=12)
     parser.add_argument("--multipath", type=float, default=0.002,
                         help="share of honest fixes far off with a confident accuracy (default 0.002)")
+    parser.add_argument("--db", action="store_true", help="also run the service on a scratch database")
+    parser.add_argument("--url", default=None, help="scratch database URL (wiped); default: a new SQLite file")
     parser.add_argument("--gps-limit", type=float, default=None, help="FABRICATION_GPS_LIMIT_M to try")
     args = parser.parse_args()
     t = fab.Thresholds() if args.gps_limit is None else replace(fab.Thresholds(), gps_limit_m=args.gps_limit)
@@ -402,6 +508,14 @@ def main() -> None:
           f"{len(result['campaign'].tips)} tips, seed {args.seed}, multipath {args.multipath:.1%}, "
           f"GPS limit {t.gps_limit_m:.0f} m")
     print(report(result))
+    if args.db:
+        c = result["campaign"]
+        found, seconds = run_service(c, args.url)
+        rules = {f.key for f in detect(c, t)}
+        keys = {f.key for f in found}
+        print(f"\nflags/detect.sweep on a scratch database: {len(found)} flags in {seconds:.1f} s; "
+              f"same keys as the rules: {keys == rules} (only service {len(keys - rules)}, only rules {len(rules - keys)})")
+        print(report(measure(c, found)))
 
 
 if __name__ == "__main__":
