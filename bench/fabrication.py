@@ -500,13 +500,17 @@ def main() -> None:
                         help="share of honest fixes far off with a confident accuracy (default 0.002)")
     parser.add_argument("--db", action="store_true", help="also run the service on a scratch database")
     parser.add_argument("--url", default=None, help="scratch database URL (wiped); default: a new SQLite file")
-    parser.add_argument("--gps-limit", type=float, default=None, help="FABRICATION_GPS_LIMIT_M to try")
+    parser.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                        help="a threshold to try (a Thresholds field, e.g. gps_limit_m=200); repeatable")
     args = parser.parse_args()
-    t = fab.Thresholds() if args.gps_limit is None else replace(fab.Thresholds(), gps_limit_m=args.gps_limit)
+    t = fab.Thresholds()
+    for item in args.set:
+        name, value = item.split("=", 1)
+        t = replace(t, **{name: type(getattr(t, name))(value)})
     result = run(args.villages, args.weeks, args.seed, t, args.multipath)
     print(f"{args.villages} villages, {args.weeks} weeks, {result['records']} records, "
           f"{len(result['campaign'].tips)} tips, seed {args.seed}, multipath {args.multipath:.1%}, "
-          f"GPS limit {t.gps_limit_m:.0f} m")
+          f"thresholds {' '.join(args.set) or 'default'}")
     print(report(result))
     if args.db:
         c = result["campaign"]
