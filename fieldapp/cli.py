@@ -5,12 +5,14 @@ import click
 from flask import current_app
 from flask.cli import with_appcontext
 from flask_migrate import upgrade
-from sqlalchemy import select, text
+from sqlalchemy import func, select, text
 
 from . import accounts, audit, demo, records
 from .config import check_audit_retention
 from .extensions import db
+from .flags import detect as flag_detect
 from .models import Account, Town, Village
+from .models.review import Flag
 from .rules.identifiers import IdentifierError, validate_mobile
 from .rules.permissions import ROLES
 
@@ -33,6 +35,7 @@ def setup_command(with_demo):
 def _load_demo():
     logins = demo.load()
     db.session.commit()
+    flag_detect.sweep()  # the demo's fabrication flags (demo.py sits below flags in the layers)
     click.echo("Loaded the Yuping 2016 demo. Demo sign-ins (collection ID / PIN):")
     for cid, role, where in logins:
         click.echo(f"  {cid:8}  {demo.DEMO_PIN}   {role:12} {where}")
@@ -182,6 +185,23 @@ def audit_grants_command(role, apply_now):
     click.echo(f"Applied {len(statements)} statements for {role}.")
 
 
-commands = [setup_command, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
+@click.group("flags")
+def flags_group():
+    """Fabrication flags (rules/fabrication.py)."""
+
+
+@flags_group.command("scan")
+@click.option("--since", type=click.DateTime(formats=["%Y-%m-%d"]), default=None,
+              help="Only changes collected (and tips verified) from this day (UTC); default: everything.")
+@with_appcontext
+def flags_scan_command(since):
+    """Run every fabrication detector over the collected changes and verified tips and raise the
+    missing flags (idempotent: flags already raised are kept as they are)."""
+    found = flag_detect.sweep(since)
+    click.echo(f"Fabrication checks done: {found} findings offered, "
+               f"{db.session.scalar(select(func.count(Flag.id)))} flags in all.")
+
+
+commands = [setup_command, flags_group, demo_command, issue_id_command, revoke_id_command, recount_command, prune_sign_ins_command,
             import_houses_command, doors_group, audit_group, town_group, issue_ids_command, print_archive_command,
             *register_import_commands, backup_command, restore_command]

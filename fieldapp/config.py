@@ -119,6 +119,43 @@ class Defaults:
     # this many days; never fewer than MIN_AUDIT_RETENTION_DAYS.
     AUDIT_RETENTION_DAYS = MIN_AUDIT_RETENTION_DAYS
 
+    # Fabrication flags (rules/fabrication.py, flags/detect.py): a flag asks a reviewer to look, it
+    # never rejects a record, so the thresholds lean towards catching made-up work while leaving the
+    # honest awkward cases alone (bench/fabrication.py measures the trade; bench/README.md).
+    # A visit farther than this from the house's known position, after subtracting the accuracy the
+    # phone reported: cheap phones indoors and in stairwells drift 30-80 m and say so in accuracy_m,
+    # and a house's known position is itself a first fix within 50 m (rules/visits.GOOD_ACCURACY_M).
+    FABRICATION_GPS_LIMIT_M = 100
+    # Reported accuracy is capped at this before it is subtracted: a fix "accurate to 2 km" proves
+    # nothing, and must not excuse a visit from the next village.
+    FABRICATION_GPS_ACCURACY_CAP_M = 150
+    # Faster than this between one collector's consecutive visits is not walking or a village
+    # e-bike (brisk walking is 5-6 km/h, an e-bike in lanes 15-20 km/h); pairs closer than
+    # FABRICATION_PACE_MIN_M are ignored (GPS drift between neighbouring doors looks like speed).
+    FABRICATION_PACE_KMH = 25
+    FABRICATION_PACE_MIN_M = 300
+    # One document number submitted at two different addresses within this many days (a real move
+    # is registered as a move, days or weeks apart, not as two fresh entries).
+    FABRICATION_DOC_WINDOW_DAYS = 30
+    # One phone number on at least this many people of different houses and surnames: families
+    # share a phone (same house, or one surname across a family's houses), a made-up register
+    # reuses the collector's own number.
+    FABRICATION_PHONE_MANY = 4
+    # This many records with identical values, or consecutive ID numbers, by one collector within
+    # FABRICATION_BURST_MINUTES (a household of 3-5 is entered in 10-20 minutes; twins and siblings
+    # give two or three near numbers, not five).
+    FABRICATION_BURST_COUNT = 4
+    FABRICATION_BURST_MINUTES = 30
+    # A record made farther than this from the village's centre (villages here span 1-2 km).
+    FABRICATION_VILLAGE_RADIUS_M = 3000
+    # Records made between these local hours (start inclusive, end exclusive) are night work;
+    # summer evenings until 22:00 are honest (people are home after work).
+    FABRICATION_NIGHT_START_HOUR = 23
+    FABRICATION_NIGHT_END_HOUR = 5
+    # An informant with at least this many verified tips, all valid and all verified by one
+    # collector (in a village with more than one), looks like a pair sharing rewards.
+    FABRICATION_INFORMANT_MIN_TIPS = 5
+
 
 def _parse_env(value: str):
     try:

@@ -58,6 +58,7 @@ from .returned import returned_for
 from .audit import log_read
 from .database import read_transaction, write_transaction
 from .extensions import db
+from .flags import detect as flag_detect
 from .i18n import ui_lang
 from .models import Account, Change, Device, House, Organisation, Person, SyncReceipt, utcnow
 from .push.bulk import Bulk, Prepared
@@ -277,6 +278,7 @@ def push(account: Account, device: Device | None, items: list, bulk: bool = True
     The caller limits the batch size (MAX_ITEMS). `sent_at` is the phone's clock when it sent the
     batch: a clock set wrong shifts the batch's moments (rules.visits.clock_offset)."""
     prepared = Prepared(ui_lang() if has_request_context() else "zh", can(account.role, "registry.police_only"), items)
+    flags_mark = (flag_detect.newest_change_id(), utcnow())  # fabrication flags after the commit
 
     def once() -> list[dict]:
         results = _push_once(account, device, items, bulk, sent_at, prepared)
@@ -285,6 +287,7 @@ def push(account: Account, device: Device | None, items: list, bulk: bool = True
 
     results = with_retries(once, f"push by account {account.id}, device {device.id if device else None}")
     release_after_commit(*_items_due(items, results))
+    flag_detect.after_push(account.id, *flags_mark)
     return results
 
 

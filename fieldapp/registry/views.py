@@ -10,6 +10,7 @@ from .. import moves, records, scope
 from ..accounts import audit
 from ..audit import log_read
 from ..extensions import db
+from ..flags import detect as flag_detect
 from ..i18n import ui_lang
 from ..models import Change, House, Organisation, Person, VillageCounter
 from ..rules.address import normalise_query, parse_group_number
@@ -21,6 +22,15 @@ from .forms import (CATEGORY_LABELS, CHANGE_FIELD_LABELS, ENTITY_LABELS, HOUSE_U
                     OpenedVersion, OrganisationForm, PersonForm, SearchForm)
 
 bp = Blueprint("registry", __name__)
+
+
+@bp.after_request
+def _flag_saves(response):
+    """A save redirects (303) after its commit: raise the fabrication flags of what this user just
+    wrote from the web (flags/detect.py; a failure is logged, never answered)."""
+    if request.method == "POST" and response.status_code == 303 and current_user.is_authenticated:
+        flag_detect.after_web_save(current_user.id)
+    return response
 
 
 @bp.app_context_processor

@@ -20,6 +20,7 @@ from flask_login import current_user, login_required
 from .. import scope
 from ..audit import log_read
 from ..extensions import db
+from ..flags import detect as flag_detect
 from ..forms import options
 from ..models import Account
 from ..photos import photo_path
@@ -235,7 +236,9 @@ def verify(tip_id):
         if error.code == "note_required":
             form.note.errors = [MESSAGES["note_required"]]
         return _refused(tip, error, verify_form=form)
-    return _done(tip, _l("Tip verified."))
+    response = _done(tip, _l("Tip verified."))
+    flag_detect.after_tip_verified(tip.id)  # after the commit; never fails the verification
+    return response
 
 
 @bp.post("/tips/<int:tip_id>/close")
