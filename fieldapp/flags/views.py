@@ -22,7 +22,7 @@ bp = Blueprint("flags", __name__)
 
 
 class ClearForm(FlaskForm):
-    note = StringField(_l("Why the flag can be cleared (note)"), validators=[DataRequired(), Length(max=service.NOTE_MAX)])
+    note = StringField(_l("Why the flag can be cleared (note)"), validators=[DataRequired(message=_l("Write why the flag can be cleared.")), Length(max=service.NOTE_MAX)])
     next = HiddenField()
 
 
