@@ -81,6 +81,9 @@ def test_wording_is_chinese_by_default(ctx, login):
     ("night", {"hour": None}, "Recorded at night."),
     ("phone_many_people", [], "One phone number is on many unrelated people."),
     ("duplicate_house", {}, "Another house is registered at the same address."),
+    ("duplicate_house", {"other_house_id": "nope"}, "Another house is registered at the same address."),
+    ("doc_two_addresses", {"other_house_id": [1], "days": "many"},
+     "The same document number was submitted at another address."),
 ])
 def test_unknown_kinds_and_missing_figures_still_read_sensibly(ctx, login, kind, detail, expected):
     _town, east, _west, house, collector, reviewer = _world()
