@@ -67,6 +67,15 @@ def test_reviewer_clears_a_flag_from_the_house_page(pw, browser, live_server, wo
     with live_server.app.app_context():
         flag = db.session.scalar(select(Flag).where(Flag.id == world["gps"]))
         assert flag.cleared_at is not None and flag.clear_note == "已到现场核实，楼道内定位漂移"
+    # The village's list of open flags: the one left, with its filters, on the same phone.
+    page.goto(f"{base}/flags")
+    assert page.locator("ul.flags li.flag").count() == 1 and page.locator(f"#flag-{world['night']}").count() == 1
+    page.select_option("#flags-kind", "gps_far")
+    page.click("form.filters button[type=submit]")
+    page.wait_for_url(lambda url: "kind=gps_far" in url)
+    assert page.locator("ul.flags li.flag").count() == 0
+    fits_the_screen(page)
+    assert axe_violations(page) == []
     ctx.close()
 
 
