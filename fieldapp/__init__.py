@@ -60,6 +60,8 @@ def register_blueprints(app: Flask) -> None:
     for module in (templating, security, auth, registry, search, review, progress, campaigns, maps, doors, tips, badges,
                    admin, roster, auditlog, townsetup, imports, prints, exports, api, pwa, photoview, errors):
         module.init_app(app)
+    from .flags import views as flags_views
+    flags_views.init_app(app)
 
 
 def register_commands(app: Flask) -> None:

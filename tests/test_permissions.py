@@ -26,6 +26,8 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
+from .flags_builders import (add_flag_targets, matrix_post_data as flags_post_data,
+                             matrix_url_args as flags_url_args)
 from .photo_builders import add_photo_targets, matrix_url_args as photo_url_args
 from .prints_builders import add_print_targets, matrix_url_args as prints_url_args
 from .register_builders import matrix_post_data as imports_post_data, matrix_url_args as imports_url_args
@@ -274,6 +276,16 @@ MATRIX = [
     ("moves.decide",                 "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("moves.decide",                 "POST", "town2",   (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
     ("moves.decide",                 "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    # Fabrication flags (fieldapp/flags): the list for those who answer for the village's work, the
+    # clear for the desk (police: people from abroad only); a collector never clears a flag.
+    ("flags.index",                  "GET",  "own",     (403,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("flags.index",                  "GET",  "west",    (403,   200,   404,   404,   403,    404,   403,   LOGIN)),
+    ("flags.index",                  "GET",  "town2",   (403,   404,   404,   404,   403,    404,   403,   LOGIN)),
+    ("flags.clear",                  "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("flags.clear",                  "POST", "own",     (403,   403,   403,   303,   403,    404,   403,   LOGIN)),
+    ("flags.clear",                  "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("flags.clear",                  "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("flags.clear",                  "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
     ("review.reveal",                "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
     ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
     ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
@@ -437,6 +449,7 @@ class Target:
     batch: str = ""  # roster.batch_letters: an issue batch with an ID not yet activated
     sub_area: int | None = None  # a sub-area holding `house` (prints.*)
     informant: int | None = None  # an informant of `village` (prints.informant)
+    flag: int | None = None  # an open fabrication flag on `house` / `person` (flags.*, tests/flags_builders.py)
 
 
 @dataclass
@@ -479,6 +492,7 @@ def build_world() -> World:
     add_townsetup_targets(world)
     add_roster_targets(world)
     add_print_targets(world)
+    add_flag_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -507,7 +521,7 @@ AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house",
                 "doors.sheet", "doors.blank_sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
-                "prints.house", "prints.informant"}
+                "prints.house", "prints.informant", "flags.index"}
 
 # GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
 AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
@@ -557,7 +571,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         return args[endpoint]
     # Each area's builders know the arguments of its own routes (None for the others).
     for area_args in (matrix_url_args, doors_url_args, photo_url_args, town_url_args, roster_url_args,
-                      prints_url_args, imports_url_args):
+                      prints_url_args, imports_url_args, flags_url_args):
         found = area_args(endpoint, target)
         if found:
             return found
@@ -569,6 +583,9 @@ def post_data(endpoint: str, target: Target) -> dict:
     doors = doors_post_data(endpoint, target)
     if doors is not None:
         return doors
+    flags = flags_post_data(endpoint, target)
+    if flags is not None:
+        return flags
     imports = imports_post_data(endpoint, target)
     if imports is not None:
         return imports

@@ -17,7 +17,8 @@ from collections.abc import Iterable
 from sqlalchemy import and_, case, exists, func, select
 
 from ..extensions import db
-from ..models import (Change, Conflict, DashboardEvent, House, Organisation, Person, Tip, Village,
+from ..flags.service import flagged_houses
+from ..models import (Change, Conflict, DashboardEvent, Flag, House, Organisation, Person, Tip, Village,
                       VillageCounter, Visit)
 from ..rules.address import format_address
 from ..rules.campaign import percent
@@ -90,6 +91,8 @@ def fingerprint(villages: list[Village], with_police_only: bool) -> str:
         select(func.max(Visit.id)), select(func.max(Tip.id)),
         select(func.count(Tip.id)).where(Tip.village_id.in_(ids), Tip.state.in_(OPEN_TIP_STATES)),
         select(func.max(Conflict.id)), select(func.count(Conflict.id)).where(Conflict.resolved_at.is_(None)),
+        # Flags: raised (max id) or cleared (the count of open ones falls).
+        select(func.max(Flag.id)), select(func.count(Flag.id)).where(Flag.village_id.in_(ids), Flag.cleared_at.is_(None)),
     ]
     row = db.session.execute(select(*(p.scalar_subquery() for p in probes))).one()
     counters = db.session.execute(select(VillageCounter.village_id, VillageCounter.people)
@@ -132,7 +135,8 @@ def points(villages: list[Village], with_police_only: bool, scan: bool = False) 
                                              .where(house_village.in_(ids))).all()
     visited, undocumented = visits_by_house(visit_village.in_(ids))
     state_of_house = states_by_house(visited, houses_with_open_tips(Tip.village_id.in_(ids)),
-                                     undocumented | houses_in_conflict(None, with_police_only)).get
+                                     undocumented | houses_in_conflict(None, with_police_only)
+                                     | flagged_houses(ids, with_police_only)).get
     progress = village_progress(villages)
     blocks = {v.id: {"id": v.id, "name": v.name, "lat": v.lat, "lon": v.lon, **progress[v.id],
                      "counts": [0] * len(STATES), "unplaced": 0, "houses": []} for v in villages}
@@ -159,7 +163,8 @@ def points(villages: list[Village], with_police_only: bool, scan: bool = False) 
 def house_state(house: House, with_police_only: bool) -> str:
     """The state of one house, by the same rule and the same queries as points() (by house index)."""
     visited, undocumented = visits_by_house(Visit.house_id == house.id)
-    flagged = bool(undocumented) or bool(houses_in_conflict({house.id}, with_police_only))
+    flagged = (bool(undocumented) or bool(houses_in_conflict({house.id}, with_police_only))
+               or house.id in flagged_houses([house.village_id], with_police_only))
     return STATES[state_of(bool(visited), bool(houses_with_open_tips(Tip.house_id == house.id)), flagged)]
 
 

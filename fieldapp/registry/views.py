@@ -7,6 +7,7 @@ from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
 from .. import moves, records, scope
+from ..flags import service as flag_service
 from ..accounts import audit
 from ..audit import log_read
 from ..extensions import db
@@ -177,8 +178,10 @@ def house(house_id):
     proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "visits.view") else None)
     arriving = moves.arriving(current_user, house.id)
+    flags = (flag_service.for_house(current_user, house.id, [p.id for p in residents], [o.id for o in orgs])
+             if can(current_user.role, "flags.view") else [])
     page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
-                           arriving=arriving, can_write=can(current_user.role, "registry.write"))
+                           arriving=arriving, flags=flags, can_write=can(current_user.role, "registry.write"))
     # The page lists the residents by name (and people asking to move in, as typed): one row names
     # the house and counts what was shown.
     log_read(current_user.id, "view_house", f"house:{house.id}", 1 + len(residents) + len(orgs) + len(arriving),

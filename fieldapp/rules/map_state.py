@@ -11,7 +11,10 @@ Rules (issue 5, "Map"):
   (b) a record collected without door proof at this door: a Change with door_proof false collected
       under one of the house's visits that was not opened by scanning the door label. Door proof
       is a scanned visit (models.field.Visit.is_door_proof), so only the non-scan visits (typed
-      code or picked from a list, the minority) are looked up: this keeps the flag cheap.
+      code or picked from a list, the minority) are looked up: this keeps the flag cheap, or
+  (c) an open fabrication flag (models.review.Flag, cleared_at NULL) on the house or one of its
+      records (issue 12; flags on people from abroad count for police alone, as the people do).
+      One query per set of villages on the flags(village_id, cleared_at) index, never per house.
 - When several apply, the most urgent wins: flagged > tip > visited > not_visited.
 """
 from __future__ import annotations

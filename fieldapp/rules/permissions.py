@@ -47,6 +47,12 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     # collector, merge duplicates, clear fabrication flags. The entry clerk (信息录入人员, reviewer) for
     # everything; police for people from abroad, the records only they see.
     "entries.review": frozenset({"reviewer", "police"}),
+    # Fabrication flags (fieldapp/flags): the desk's roles clear them (entries.review); the list of a
+    # village's open flags and the flags on the house page are also for those who answer for the
+    # village's work: village heads and the town (supervisors) see where records may be made up and
+    # talk to the collector. Collectors and informants do not see them: a flag names how fabrication
+    # is caught, and the one flagged must not learn to dodge it.
+    "flags.view": frozenset({"supervisor", "village_head", "reviewer", "police"}),
     # The live dashboard and the map (village heads: their own village only, by scope).
     "dashboard.view": frozenset({"admin", "supervisor", "village_head", "reviewer", "police"}),
     # Importing existing people and organisation registers (fieldapp/imports): the entry clerk

@@ -167,19 +167,26 @@ function showVillage(block) {
   villageMarkers.set(block.id, marker);
 }
 
+// The filter "show only flagged houses": the index of "flagged" in the legend (= STATES), and
+// whether a house row passes. Counts stay the whole village's; only what is drawn changes.
+const onlyFlagged = document.getElementById('map-only-flagged');
+const FLAGGED = [...document.querySelectorAll('#map-legend li')].findIndex((li) => li.dataset.state === 'flagged');
+const shown = (row) => !(onlyFlagged && onlyFlagged.checked) || row[3] === FLAGGED;
+
 function apply(data) {
   if (!fitted) fit(data.villages); // a view first: a cluster group on a map without one only queues
   const stale = [];
   const fresh = [];
   for (const block of data.villages) {
     stale.push(...(markers.get(block.id) || []));
-    const made = block.houses.map(houseMarker);
+    const made = block.houses.filter(shown).map(houseMarker);
     fresh.push(...made);
     markers.set(block.id, made);
     blocks.set(block.id, block);
     showVillage(block);
   }
   if (stale.length) cluster.removeLayers(stale);
+  if (!fresh.length) { summarise(); return; } // nothing to add (e.g. no flagged house under the filter)
   pendingChunks += 1; // chunkProgress below calls summarise() when the last chunk is in
   cluster.addLayers(fresh);
 }
@@ -307,6 +314,9 @@ async function start() {
     setInterval(() => { if (!document.hidden) load(null).catch(() => {}); }, 60_000);
   }
 }
+
+// Redraw what is held (no fetch) when the filter changes.
+onlyFlagged?.addEventListener('change', () => apply({ villages: [...blocks.values()] }));
 
 window.fieldappMap = { map, cluster, load }; // for tests
 start();
