@@ -23,11 +23,12 @@ from datetime import UTC, date, datetime, time, timedelta
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import (Account, Campaign, Change, CollectorDay, House, Tip, Town, Village, VillageCounter, VillageDay, Visit,
-                      account_villages)
+from ..models import (Account, Campaign, Change, CollectorDay, House, ReviewerDay, Tip, Town, Village,
+                      VillageCounter, VillageDay, Visit, account_villages)
 from ..rules.days import today as local_today, zone
 from ..rules import campaign as rules
 from ..rules import review as review_rules
+from ..rules import timeliness
 from ..rules.timeliness import Tally
 
 OPEN_TIP_STATES = ("new", "assigned")
@@ -385,3 +386,58 @@ def not_visited(village_id: int):
     (collected_at NULL). Both conditions use indexes (visits.house_id; houses.village_id)."""
     return (select(House).where(House.village_id == village_id, House.collected_at.is_(None),
                                 ~select(Visit.id).where(Visit.house_id == House.id).exists()))
+
+
+# --- late items and reviewer throughput (rules/timeliness.py) ----------------------------------------
+
+def late_changes(village_ids: list[int], since: date, until: date, today: date, collector_id: int | None = None):
+    """The changes collected since..until in `village_ids` that count as late (rules.timeliness):
+    decided and collected or reviewed late, or pending past their due day; newest first. Changes
+    to people from abroad (police only) are left out: this list is for the entry desk's
+    supervisors. The period's range on changes.collected_at uses its index."""
+    start, end = utc_bounds(since, until)
+    decided = Change.review_state.in_(timeliness.DECIDED_STATES)
+    late = ((decided & ((Change.collected_late.is_(True)) | (Change.reviewed_late.is_(True))))
+            | ((Change.review_state == review_rules.PENDING) & (Change.review_due_on < today)))
+    query = (select(Change).where(Change.village_id.in_(village_ids), Change.collected_at >= start,
+                                  Change.collected_at < end, Change.review_due_on.is_not(None),
+                                  Change.police_only.is_(False), late)
+             .order_by(Change.collected_at.desc(), Change.id.desc()))
+    if collector_id is not None:
+        query = query.where(Change.collected_by_id == collector_id)
+    return query
+
+
+@dataclass
+class ThroughputRow:
+    account_id: int
+    collection_id: str
+    name: str
+    period: str  # 'YYYY-MM-DD' or 'YYYY-MM'
+    approved: int = 0
+    returned: int = 0
+    late: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.approved + self.returned
+
+
+def throughput(village_ids: list[int], since: date, until: date, by_month: bool) -> list[ThroughputRow]:
+    """Decisions per reviewer and day (or month) in `village_ids` from reviewer_days (one row per
+    reviewer, village and day): approved, returned and late; ordered by period, then reviewer."""
+    if not village_ids:
+        return []
+    found: dict[tuple[str, int], ThroughputRow] = {}
+    for account_id, collection_id, name, day, approved, returned, late in db.session.execute(
+            select(ReviewerDay.account_id, Account.collection_id, Account.name, ReviewerDay.day,
+                   func.sum(ReviewerDay.approved), func.sum(ReviewerDay.returned), func.sum(ReviewerDay.late))
+            .join(Account, Account.id == ReviewerDay.account_id)
+            .where(ReviewerDay.village_id.in_(village_ids), ReviewerDay.day >= since, ReviewerDay.day <= until)
+            .group_by(ReviewerDay.account_id, Account.collection_id, Account.name, ReviewerDay.day)):
+        period = day.strftime("%Y-%m") if by_month else day.isoformat()
+        row = found.setdefault((period, account_id), ThroughputRow(account_id, collection_id, name, period))
+        row.approved += int(approved or 0)
+        row.returned += int(returned or 0)
+        row.late += int(late or 0)
+    return sorted(found.values(), key=lambda r: (r.period, r.collection_id))
