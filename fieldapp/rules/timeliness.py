@@ -91,7 +91,7 @@ class Tally:
         """The 及时率 in percent, None when nothing is judged yet."""
         return rate(self.timely, self.judged)
 
-    def add(self, other: "Tally") -> None:
+    def add(self, other: Tally) -> None:
         for name in ("collected", "collected_late", "reviewed", "returned", "timely", "reviewed_late", "overdue", "pending"):
             setattr(self, name, getattr(self, name) + getattr(other, name))
 
