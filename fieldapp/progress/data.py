@@ -4,8 +4,7 @@ Rules:
 - collected people = people living in the village now; houses = houses registered at the door;
   organisations = open organisations (records.py keeps the counters in step).
 - 及时率 (rules/timeliness.py) per village, town and collector over a period of collection days,
-  from collector_days; the overdue pending changes come from the review queue's index
-  (changes.review_state, review_due_on), bounded to the period's due days.
+  from collector_days alone (the overdue ones: the pending of collection days whose due day passed).
 - the town's quotas are its own figures (the police station's totals), not the sum of the villages':
   organisations are collected by the police station and have only a town quota.
 - a village's status and targets come from the town's campaign on the "as of" day (rules.campaign).
@@ -200,46 +199,39 @@ def utc_bounds(since: date, until: date) -> tuple[datetime, datetime]:
     return start_of(since), start_of(until + timedelta(days=1))
 
 
+def last_overdue_day(today: date) -> date:
+    """The latest collection day whose changes, still pending, are overdue on `today`: the due day
+    (rules.review.review_due_on) only grows with the collection day, so every earlier day's are too."""
+    day = today - timedelta(days=1)
+    while review_rules.review_due_on(day) >= today:
+        day -= timedelta(days=1)
+    return day
+
+
 def review_tallies(village_ids: list[int], since: date, until: date, today: date
                    ) -> dict[int, dict[int, Tally]]:
-    """{village_id: {collector_id: Tally}} for the changes collected since..until (rules/timeliness.py):
-    the maintained collector_days rows, and the pending changes past their due day read through the
-    review queue's index, bounded to the due days of the period's collection days."""
+    """{village_id: {collector_id: Tally}} for the changes collected since..until (rules/timeliness.py),
+    from the maintained collector_days rows alone: pending = waiting - decided, and the pending ones
+    are overdue when their collection day is at most last_overdue_day(today)."""
     out: dict[int, dict[int, Tally]] = {}
     if not village_ids or since > until:
         return out
-    for account_id, village_id, reviewable, late_in, reviewed, returned, reviewed_late, timely in db.session.execute(
+    overdue_day = last_overdue_day(today)
+    waiting = CollectorDay.reviewable - CollectorDay.reviewed
+    for account_id, village_id, reviewable, late_in, reviewed, returned, reviewed_late, timely, overdue in \
+            db.session.execute(
             select(CollectorDay.account_id, CollectorDay.village_id, func.sum(CollectorDay.reviewable),
                    func.sum(CollectorDay.collected_late), func.sum(CollectorDay.reviewed),
-                   func.sum(CollectorDay.returned), func.sum(CollectorDay.reviewed_late), func.sum(CollectorDay.timely))
+                   func.sum(CollectorDay.returned), func.sum(CollectorDay.reviewed_late), func.sum(CollectorDay.timely),
+                   func.sum(case((CollectorDay.day <= overdue_day, waiting), else_=0)))
             .where(CollectorDay.village_id.in_(village_ids), CollectorDay.day >= since, CollectorDay.day <= until)
             .group_by(CollectorDay.account_id, CollectorDay.village_id)):
         t = out.setdefault(village_id, {}).setdefault(account_id, Tally())
         t.collected, t.collected_late, t.reviewed = int(reviewable or 0), int(late_in or 0), int(reviewed or 0)
         t.returned, t.reviewed_late, t.timely = int(returned or 0), int(reviewed_late or 0), int(timely or 0)
         t.pending = max(0, t.collected - t.reviewed)
-    for village_id, account_id, n in db.session.execute(overdue_counts(village_ids, since, until, today)):
-        if account_id is None:
-            continue
-        out.setdefault(village_id, {}).setdefault(account_id, Tally()).overdue = int(n)
+        t.overdue = max(0, int(overdue or 0))
     return out
-
-
-def overdue_filter(since: date, until: date, today: date):
-    """Pending changes collected since..until whose due day passed before `today`: the range on
-    (review_state, review_due_on) is bounded by the period's due days (the due day only grows with
-    the collection day), then the collection moment picks the period's own."""
-    start, end = utc_bounds(since, until)
-    last_due = min(today - timedelta(days=1), review_rules.review_due_on(until))
-    return (Change.review_state == review_rules.PENDING,
-            Change.review_due_on >= review_rules.review_due_on(since), Change.review_due_on <= last_due,
-            Change.collected_at >= start, Change.collected_at < end)
-
-
-def overdue_counts(village_ids: list[int], since: date, until: date, today: date):
-    return (select(Change.village_id, Change.collected_by_id, func.count())
-            .where(Change.village_id.in_(village_ids), *overdue_filter(since, until, today))
-            .group_by(Change.village_id, Change.collected_by_id))
 
 
 def sort_rows(rows: list[Row], key: str, descending: bool) -> None:
