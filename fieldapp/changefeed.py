@@ -25,8 +25,9 @@ from sqlalchemy.orm import Session
 
 from .database import commit_order_lock, pending_at_commit
 from .extensions import db
-from .models import Change, CollectorDay, DashboardEvent, House, Organisation, Person, Visit, VillageDay
-from .rules import days
+from .models import (Change, CollectorDay, DashboardEvent, House, Organisation, Person, ReviewerDay, Visit,
+                     VillageDay)
+from .rules import days, review, timeliness
 
 log = logging.getLogger(__name__)
 
@@ -131,11 +132,20 @@ def _count_collector_work(session, _context) -> None:
     work = []
     for obj in session.new:
         if isinstance(obj, Change) and obj.collected_by_id is not None:
-            work.append((obj.collected_by_id, obj.village_id, obj.collected_at,
-                         {"records": 1, "door_proof": int(bool(obj.door_proof))}))
+            work.append((obj.collected_by_id, obj.village_id, obj.collected_at, change_work(obj.door_proof,
+                                                                                           obj.review_state,
+                                                                                           obj.collected_late)))
         elif isinstance(obj, Visit) and obj.account_id is not None:
             work.append((obj.account_id, obj.village_id, obj.at, {"visits": 1, "scans": int(obj.method == "scan")}))
     add_collector_work(session.connection(), work)
+
+
+def change_work(door_proof, review_state, collected_late) -> dict[str, int]:
+    """What one new Change adds to its collector's day: a record, door proof, and for the 及时率 a
+    change that waits for review (rules/timeliness.py) and whether it was collected late."""
+    waits = review_state == review.PENDING
+    return {"records": 1, "door_proof": int(bool(door_proof)), "reviewable": int(waits),
+            "collected_late": int(waits and bool(collected_late))}
 
 
 def add_collector_work(connection, work) -> None:
@@ -159,7 +169,53 @@ def add_collector_work(connection, work) -> None:
 
 
 def _zero() -> dict[str, int]:
-    return {"records": 0, "door_proof": 0, "visits": 0, "scans": 0}
+    return {"records": 0, "door_proof": 0, "visits": 0, "scans": 0, "reviewable": 0, "collected_late": 0,
+            "reviewed": 0, "returned": 0, "reviewed_late": 0, "timely": 0}
+
+
+def note_review_decisions(account_id: int, change_ids, decided: int) -> None:
+    """Count the review decisions `account_id` just made on `decided` of `change_ids` (review/desk.py
+    calls this at the end of approve and return_change, in the same transaction): the collection
+    day's 及时率 figures (collector_days) and the reviewer's day (reviewer_days), and a dashboard
+    event per village. The decided rows are re-read: one decision stamps every row it claims with
+    the same reviewed_at, so the latest reviewed_at among `change_ids` by this reviewer is this
+    decision's (an earlier decision on the same ids has an earlier one)."""
+    ids = list({int(i) for i in change_ids})
+    if not decided or not ids:
+        return
+    session = db.session
+    rows = session.execute(
+        select(Change.collected_by_id, Change.village_id, Change.collected_at, Change.collected_late,
+               Change.reviewed_late, Change.review_state, Change.reviewed_at)
+        .where(Change.id.in_(ids), Change.reviewed_by_id == account_id,
+               Change.review_state.in_((review.APPROVED, review.RETURNED)))).all()
+    if not rows:
+        return
+    latest = max(r.reviewed_at for r in rows)
+    connection = session.connection()
+    collectors: dict[tuple[int, int, date], dict[str, int]] = {}
+    reviewers: dict[tuple[int, date], dict[str, int]] = {}
+    for r in rows:
+        if r.reviewed_at != latest:
+            continue
+        if r.collected_by_id is not None:
+            row = collectors.setdefault((r.collected_by_id, r.village_id, days.local_day(r.collected_at)),
+                                        {"reviewed": 0, "returned": 0, "reviewed_late": 0, "timely": 0})
+            for name, n in timeliness.decision_figures(r.review_state, r.collected_late, r.reviewed_late).items():
+                row[name] += n
+        mine = reviewers.setdefault((r.village_id, days.local_day(r.reviewed_at)),
+                                    {"approved": 0, "returned": 0, "late": 0})
+        mine["approved" if r.review_state == review.APPROVED else "returned"] += 1
+        mine["late"] += int(bool(r.reviewed_late))
+    for (collector_id, village_id, day), amounts in collectors.items():
+        _upsert(connection, CollectorDay.__table__,
+                {"account_id": collector_id, "village_id": village_id, "day": day},
+                {**{n: 0 for n in ("records", "door_proof", "visits", "scans", "reviewable", "collected_late")},
+                 **amounts})
+    for (village_id, day), amounts in reviewers.items():
+        _upsert(connection, ReviewerDay.__table__, {"account_id": account_id, "village_id": village_id, "day": day},
+                amounts)
+        note_village_changed(village_id)
 
 
 def _day_of(column, dialect: str):
@@ -179,6 +235,7 @@ def rebuild_daily() -> None:
     session = db.session
     session.execute(delete(VillageDay))
     session.execute(delete(CollectorDay))
+    session.execute(delete(ReviewerDay))
     dialect = session.connection().dialect.name
 
     def day_of(column):  # 'YYYY-MM-DD' on SQLite, a date on PostgreSQL
@@ -212,15 +269,28 @@ def rebuild_daily() -> None:
                         [{"village_id": v, "day": d, **f} for (v, d), f in figures.items()])
 
     work: dict[tuple[int, int, date], dict[str, int]] = {}
-    for account_id, village_id, day, records, proof in session.execute(
+    def n_if(condition):
+        return func.sum(case((condition, 1), else_=0))
+    # 及时率 figures (rules/timeliness.py): a change waits for review unless exempt or approved by a
+    # reviewer's own decision at write (no due day); decided = approved, returned or corrected.
+    waits = Change.review_due_on.is_not(None)
+    decided = waits & Change.review_state.in_(timeliness.DECIDED_STATES)
+    for account_id, village_id, day, records, proof, reviewable, late_in, reviewed, returned, reviewed_late, timely \
+            in session.execute(
             select(Change.collected_by_id, Change.village_id, day_of(Change.collected_at), func.count(),
-                   func.sum(case((Change.door_proof.is_(True), 1), else_=0)))
+                   n_if(Change.door_proof.is_(True)), n_if(waits), n_if(waits & Change.collected_late.is_(True)),
+                   n_if(decided), n_if(decided & (Change.review_state != review.APPROVED)),
+                   n_if(decided & Change.reviewed_late.is_(True)),
+                   n_if(decided & Change.reviewed_late.is_not(True) & Change.collected_late.is_not(True)))
             .where(Change.collected_by_id.is_not(None))
             .group_by(Change.collected_by_id, Change.village_id, day_of(Change.collected_at))):
         day = day if isinstance(day, date) else date.fromisoformat(str(day)[:10])
         row = work.setdefault((account_id, village_id, day), _zero())
         row["records"] += records
         row["door_proof"] += int(proof or 0)
+        for name, n in (("reviewable", reviewable), ("collected_late", late_in), ("reviewed", reviewed),
+                        ("returned", returned), ("reviewed_late", reviewed_late), ("timely", timely)):
+            row[name] += int(n or 0)
     for account_id, village_id, day, visits, scans in session.execute(
             select(Visit.account_id, Visit.village_id, day_of(Visit.at), func.count(),
                    func.sum(case((Visit.method == "scan", 1), else_=0)))
@@ -232,6 +302,21 @@ def rebuild_daily() -> None:
     if work:
         session.execute(CollectorDay.__table__.insert(),
                         [{"account_id": a, "village_id": v, "day": d, **f} for (a, v, d), f in work.items()])
+
+    decisions = (Change.review_state.in_(timeliness.DECIDED_STATES) & Change.review_due_on.is_not(None)
+                 & Change.reviewed_by_id.is_not(None) & Change.reviewed_at.is_not(None))
+    # A corrected change was returned first (rules/review.py).
+    approved = Change.review_state == review.APPROVED
+    reviewer_rows = [
+        {"account_id": a, "village_id": v, "day": d if isinstance(d, date) else date.fromisoformat(str(d)[:10]),
+         "approved": int(ok or 0), "returned": int(back or 0), "late": int(late or 0)}
+        for a, v, d, ok, back, late in session.execute(
+            select(Change.reviewed_by_id, Change.village_id, day_of(Change.reviewed_at), n_if(approved),
+                   n_if(~approved), n_if(Change.reviewed_late.is_(True)))
+            .where(decisions)
+            .group_by(Change.reviewed_by_id, Change.village_id, day_of(Change.reviewed_at)))]
+    if reviewer_rows:
+        session.execute(ReviewerDay.__table__.insert(), reviewer_rows)
 
 
 # --- the optional Redis wake-up -------------------------------------------------------------------

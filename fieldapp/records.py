@@ -14,7 +14,7 @@ from datetime import date, datetime
 from sqlalchemy import select, update
 
 from .extensions import db
-from .changefeed import add_collector_work, note_counter_delta, note_village_changed, rebuild_daily
+from .changefeed import add_collector_work, change_work, note_counter_delta, note_village_changed, rebuild_daily
 from .models import Conflict as ConflictRow
 from .models import (BlankLabel, Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
                      VillageCounter, utcnow)
@@ -654,5 +654,6 @@ def _count_collector_work(changes: list[dict]) -> None:
     """The per-collector daily figures for Change rows inserted with executemany (the ORM flush hook
     in changefeed.py counts only rows it flushes)."""
     add_collector_work(db.session.connection(), [
-        (c["collected_by_id"], c["village_id"], c["collected_at"], {"records": 1, "door_proof": int(bool(c["door_proof"]))})
+        (c["collected_by_id"], c["village_id"], c["collected_at"],
+         change_work(c["door_proof"], c["review_state"], c["collected_late"]))
         for c in changes if c["collected_by_id"] is not None])

@@ -101,6 +101,15 @@ MATRIX = [
     ("progress.figures",             "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
     ("progress.panels",              "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
     ("progress.events",              "GET",  "-",       (200,   200,   200,   200,   403,    200,   403,   LOGIN)),
+    ("progress.late",                 "GET",  "own",     (200,   200,   200,   200,   403,    403,   403,   LOGIN)),
+    ("progress.late",                 "GET",  "west",    (200,   200,   404,   404,   403,    403,   403,   LOGIN)),
+    ("progress.late",                 "GET",  "town2",   (404,   404,   404,   404,   403,    403,   403,   LOGIN)),
+    ("progress.throughput",           "GET",  "own",     (200,   200,   200,   200,   403,    403,   403,   LOGIN)),
+    ("progress.throughput",           "GET",  "west",    (200,   200,   404,   404,   403,    403,   403,   LOGIN)),
+    ("progress.throughput",           "GET",  "town2",   (404,   404,   404,   404,   403,    403,   403,   LOGIN)),
+    ("progress.throughput_file",      "GET",  "own",     (200,   200,   200,   200,   403,    403,   403,   LOGIN)),
+    ("progress.throughput_file",      "GET",  "west",    (200,   200,   404,   404,   403,    403,   403,   LOGIN)),
+    ("progress.throughput_file",      "GET",  "town2",   (404,   404,   404,   404,   403,    403,   403,   LOGIN)),
     ("campaigns.index",              "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("campaigns.new",                "GET",  "-",       (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
     ("campaigns.edit",               "GET",  "own",     (200,   403,   403,   403,   403,    403,   403,   LOGIN)),
@@ -521,7 +530,7 @@ AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house",
                 "doors.sheet", "doors.blank_sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
-                "prints.house", "prints.informant", "flags.index"}
+                "prints.house", "prints.informant", "flags.index", "progress.late"}
 
 # GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
 AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
@@ -559,6 +568,9 @@ def url_args(endpoint: str, target: Target) -> dict:
         "admin.revoke": {"account_id": target.account},
         "api.photo_status": {"uid": "00000000-0000-4000-8000-000000000000"},
         "progress.village": {"village_id": target.village},
+        "progress.late": {"village": target.village},
+        "progress.throughput": {"village": target.village},
+        "progress.throughput_file": {"fmt": "csv", "village": target.village},
         "campaigns.edit": {"campaign_id": target.campaign},
         "maps.house": {"house_id": target.house},
         "review.resolve": {"conflict_id": target.conflict},

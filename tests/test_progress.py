@@ -28,7 +28,7 @@ def test_overview_figures_and_phase_status(ctx):
     data_ = overview(town, [east, west], MAY25, with_total=True, today=MAY25)
     by_name = {r.name: r for r in data_.rows}
     assert (by_name["东村"].people.collected, by_name["东村"].people.percent) == (6, 60.0)
-    assert by_name["东村"].people.approved == 6  # no review step yet: approved = collected
+    assert by_name["东村"].review.judged == 0  # no collected change is due for review yet
     assert by_name["东村"].houses.collected == 6 and by_name["东村"].houses.bar == 100.0  # over quota: bar full
     assert by_name["东村"].status == "on_track" and by_name["东村"].target == 6
     assert by_name["东村"].houses.target == 3  # ceil(0.6 * 4)

@@ -36,3 +36,26 @@ class CollectorDay(db.Model):
     door_proof: Mapped[int] = mapped_column(default=0)
     visits: Mapped[int] = mapped_column(default=0)
     scans: Mapped[int] = mapped_column(default=0)
+    # 及时率 (rules/timeliness.py), counted on the day the change was collected: changes that wait
+    # for review, of those collected late, decided (approved or returned), returned, decided late,
+    # decided with neither lateness.
+    reviewable: Mapped[int] = mapped_column(default=0, server_default="0")
+    collected_late: Mapped[int] = mapped_column(default=0, server_default="0")
+    reviewed: Mapped[int] = mapped_column(default=0, server_default="0")
+    returned: Mapped[int] = mapped_column(default=0, server_default="0")
+    reviewed_late: Mapped[int] = mapped_column(default=0, server_default="0")
+    timely: Mapped[int] = mapped_column(default=0, server_default="0")
+
+
+class ReviewerDay(db.Model):
+    """One reviewer's decisions on one village's changes on one day (the day of the decision):
+    approved, returned, and how many of them after the change's due day. Issue 10 pays the entry
+    allowance from these rows."""
+    __tablename__ = "reviewer_days"
+    __table_args__ = (Index("ix_reviewer_days_village_day", "village_id", "day"),)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
+    village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"), primary_key=True)
+    day: Mapped[date] = mapped_column(primary_key=True)
+    approved: Mapped[int] = mapped_column(default=0)
+    returned: Mapped[int] = mapped_column(default=0)
+    late: Mapped[int] = mapped_column(default=0)

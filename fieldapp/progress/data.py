@@ -3,7 +3,8 @@
 Rules:
 - collected people = people living in the village now; houses = houses registered at the door;
   organisations = open organisations (records.py keeps the counters in step).
-- "approved" = collected until a review step exists (the UI says so).
+- 及时率 (rules/timeliness.py) per village, town and collector over a period of collection days,
+  from collector_days alone (the overdue ones: the pending of collection days whose due day passed).
 - the town's quotas are its own figures (the police station's totals), not the sum of the villages':
   organisations are collected by the police station and have only a town quota.
 - a village's status and targets come from the town's campaign on the "as of" day (rules.campaign).
@@ -16,15 +17,18 @@ Every query here reads at most (villages x days) small rows: see bench/dashboard
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 
 from sqlalchemy import case, func, select
 
 from ..extensions import db
-from ..models import (Account, Campaign, CollectorDay, House, Tip, Town, Village, VillageCounter, VillageDay, Visit,
-                      account_villages)
-from ..rules.days import today as local_today
+from ..models import (Account, Campaign, Change, CollectorDay, House, ReviewerDay, Tip, Town, Village,
+                      VillageCounter, VillageDay, Visit, account_villages)
+from ..rules.days import today as local_today, zone
 from ..rules import campaign as rules
+from ..rules import review as review_rules
+from ..rules import timeliness
+from ..rules.timeliness import Tally
 
 OPEN_TIP_STATES = ("new", "assigned")
 COLLECTING_ROLES = ("collector", "police", "reviewer")
@@ -41,11 +45,6 @@ class Figure:
     target: int | None = None  # due by the end of the current phase (None: no campaign or quota)
 
     @property
-    def approved(self) -> int:
-        """No review step exists yet: everything collected counts as approved."""
-        return self.collected
-
-    @property
     def percent(self) -> float | None:
         return rules.percent(self.collected, self.quota)
 
@@ -56,7 +55,7 @@ class Figure:
 
     def as_json(self) -> dict:
         percent = self.percent
-        return {"collected": self.collected, "approved": self.approved, "quota": self.quota,
+        return {"collected": self.collected, "quota": self.quota,
                 "percent": None if percent is None else round(percent, 1), "bar": round(self.bar, 1),
                 "target": self.target}
 
@@ -70,6 +69,7 @@ class Row:
     orgs: Figure
     status: str | None = None
     target: int | None = None  # people due by the end of the current phase
+    review: Tally = field(default_factory=Tally)  # 及时率 over the period (Overview.since..as_of)
 
     @property
     def village_id(self) -> int | None:
@@ -77,7 +77,8 @@ class Row:
 
     def as_json(self) -> dict:
         return {"village_id": self.village_id, "name": self.name, "status": self.status,
-                "people": self.people.as_json(), "houses": self.houses.as_json(), "orgs": self.orgs.as_json()}
+                "people": self.people.as_json(), "houses": self.houses.as_json(), "orgs": self.orgs.as_json(),
+                "review": tally_json(self.review)}
 
 
 @dataclass
@@ -90,6 +91,7 @@ class Overview:
     rows: list[Row]
     total: Row | None
     as_of: date = field(default_factory=local_today)
+    since: date | None = None  # the 及时率's period: changes collected since..as_of
 
     @property
     def behind(self) -> int:
@@ -143,17 +145,22 @@ def _judge(row: Row, campaign: rules.Campaign | None, as_of: date) -> None:
 
 
 def overview(town: Town, villages: list[Village], as_of: date, with_total: bool, sort: str = "order",
-             descending: bool = False, today: date | None = None) -> Overview:
-    """Figures for `villages` (already scoped by the caller) and, for town-wide viewers, the town."""
+             descending: bool = False, today: date | None = None, since: date | None = None) -> Overview:
+    """Figures for `villages` (already scoped by the caller) and, for town-wide viewers, the town.
+    The 及时率 covers changes collected from `since` (default: default_since) to `as_of`."""
     today = today or local_today()
     counts = _counts([v.id for v in villages], as_of, today)
     campaign = current_campaign(town, as_of)
+    since = since or default_since(campaign, as_of)
+    reviews = review_tallies([v.id for v in villages], since, as_of, today)
     rows = []
     for village in villages:
         people, houses, orgs = counts[village.id]
         row = Row(village, village.name, Figure(people, village.people_quota),
                   Figure(houses, village.houses_quota), Figure(orgs, village.orgs_quota))
         _judge(row, campaign, as_of)
+        for tally in reviews.get(village.id, {}).values():
+            row.review.add(tally)
         rows.append(row)
     sort_rows(rows, sort, descending)
     total = None
@@ -163,10 +170,68 @@ def overview(town: Town, villages: list[Village], as_of: date, with_total: bool,
                     Figure(sum(r.houses.collected for r in rows), town.houses_quota),
                     Figure(sum(r.orgs.collected for r in rows), town.orgs_quota))
         _judge(total, campaign, as_of)
+        for r in rows:
+            total.review.add(r.review)
     return Overview(town=town, campaign=campaign, phase=rules.current_phase(campaign, as_of) if campaign else None,
                     days_left=rules.days_left_in_phase(campaign, as_of) if campaign else None,
                     target_share=rules.target_share_on(campaign, as_of) if campaign else None,
-                    rows=rows, total=total, as_of=as_of)
+                    rows=rows, total=total, as_of=as_of, since=since)
+
+
+def default_since(campaign: rules.Campaign | None, as_of: date) -> date:
+    """The 及时率's period when none is asked for: from the campaign's start (when it started by
+    `as_of`), else from the first of `as_of`'s month."""
+    if campaign is not None and campaign.start <= as_of:
+        return campaign.start
+    return as_of.replace(day=1)
+
+
+def tally_json(t: Tally) -> dict:
+    rate = t.rate
+    return {"pending": t.pending, "approved": t.approved, "returned": t.returned, "overdue": t.overdue,
+            "late": t.late, "judged": t.judged, "rate": None if rate is None else round(rate, 1)}
+
+
+def utc_bounds(since: date, until: date) -> tuple[datetime, datetime]:
+    """The stored (naive UTC) moments of the town's days since..until: [start, end)."""
+    def start_of(day: date) -> datetime:
+        return datetime.combine(day, time(), tzinfo=zone()).astimezone(UTC).replace(tzinfo=None)
+    return start_of(since), start_of(until + timedelta(days=1))
+
+
+def last_overdue_day(today: date) -> date:
+    """The latest collection day whose changes, still pending, are overdue on `today`: the due day
+    (rules.review.review_due_on) only grows with the collection day, so every earlier day's are too."""
+    day = today - timedelta(days=1)
+    while review_rules.review_due_on(day) >= today:
+        day -= timedelta(days=1)
+    return day
+
+
+def review_tallies(village_ids: list[int], since: date, until: date, today: date
+                   ) -> dict[int, dict[int, Tally]]:
+    """{village_id: {collector_id: Tally}} for the changes collected since..until (rules/timeliness.py),
+    from the maintained collector_days rows alone: pending = waiting - decided, and the pending ones
+    are overdue when their collection day is at most last_overdue_day(today)."""
+    out: dict[int, dict[int, Tally]] = {}
+    if not village_ids or since > until:
+        return out
+    overdue_day = last_overdue_day(today)
+    waiting = CollectorDay.reviewable - CollectorDay.reviewed
+    for account_id, village_id, reviewable, late_in, reviewed, returned, reviewed_late, timely, overdue in \
+            db.session.execute(
+            select(CollectorDay.account_id, CollectorDay.village_id, func.sum(CollectorDay.reviewable),
+                   func.sum(CollectorDay.collected_late), func.sum(CollectorDay.reviewed),
+                   func.sum(CollectorDay.returned), func.sum(CollectorDay.reviewed_late), func.sum(CollectorDay.timely),
+                   func.sum(case((CollectorDay.day <= overdue_day, waiting), else_=0)))
+            .where(CollectorDay.village_id.in_(village_ids), CollectorDay.day >= since, CollectorDay.day <= until)
+            .group_by(CollectorDay.account_id, CollectorDay.village_id)):
+        t = out.setdefault(village_id, {}).setdefault(account_id, Tally())
+        t.collected, t.collected_late, t.reviewed = int(reviewable or 0), int(late_in or 0), int(reviewed or 0)
+        t.returned, t.reviewed_late, t.timely = int(returned or 0), int(reviewed_late or 0), int(timely or 0)
+        t.pending = max(0, t.collected - t.reviewed)
+        t.overdue = max(0, int(overdue or 0))
+    return out
 
 
 def sort_rows(rows: list[Row], key: str, descending: bool) -> None:
@@ -200,6 +265,7 @@ class CollectorRow:
     scans: int = 0  # ... of which opened by scanning the door's QR code (door proof)
     open_tips: int = 0
     overdue_tips: int = 0
+    review: Tally = field(default_factory=Tally)  # 及时率 of their collection over the period
 
 
 @dataclass
@@ -208,9 +274,10 @@ class Collectors:
     unassigned_tips: int
     unassigned_overdue: int
     week_start: date
+    since: date | None = None
 
 
-def collectors(town_id: int, village_ids: list[int], as_of: date) -> Collectors:
+def collectors(town_id: int, village_ids: list[int], as_of: date, since: date | None = None) -> Collectors:
     """Work per collector in `village_ids` on the `as_of` day and in its week (Monday..as_of), and the
     open tip tasks (new or assigned) assigned to each; overdue = due before `as_of`. Collectors of
     these villages with nothing yet are listed too, with zeros."""
@@ -248,8 +315,12 @@ def collectors(town_id: int, village_ids: list[int], as_of: date) -> Collectors:
             unassigned_overdue += int(overdue or 0)
         else:
             rows[account_id].open_tips, rows[account_id].overdue_tips = open_n, int(overdue or 0)
+    for by_collector in review_tallies(village_ids, since or as_of.replace(day=1), as_of, local_today()).values():
+        for account_id, tally in by_collector.items():
+            if account_id in rows:
+                rows[account_id].review.add(tally)
     ordered = sorted(rows.values(), key=lambda r: (-r.overdue_tips, -r.week, r.collection_id))
-    return Collectors(ordered, unassigned, unassigned_overdue, week_start)
+    return Collectors(ordered, unassigned, unassigned_overdue, week_start, since or as_of.replace(day=1))
 
 
 # --- the daily chart ---------------------------------------------------------------------------------
@@ -307,3 +378,58 @@ def not_visited(village_id: int):
     (collected_at NULL). Both conditions use indexes (visits.house_id; houses.village_id)."""
     return (select(House).where(House.village_id == village_id, House.collected_at.is_(None),
                                 ~select(Visit.id).where(Visit.house_id == House.id).exists()))
+
+
+# --- late items and reviewer throughput (rules/timeliness.py) ----------------------------------------
+
+def late_changes(village_ids: list[int], since: date, until: date, today: date, collector_id: int | None = None):
+    """The changes collected since..until in `village_ids` that count as late (rules.timeliness):
+    decided and collected or reviewed late, or pending past their due day; newest first. Changes
+    to people from abroad (police only) are left out: this list is for the entry desk's
+    supervisors. The period's range on changes.collected_at uses its index."""
+    start, end = utc_bounds(since, until)
+    decided = Change.review_state.in_(timeliness.DECIDED_STATES)
+    late = ((decided & ((Change.collected_late.is_(True)) | (Change.reviewed_late.is_(True))))
+            | ((Change.review_state == review_rules.PENDING) & (Change.review_due_on < today)))
+    query = (select(Change).where(Change.village_id.in_(village_ids), Change.collected_at >= start,
+                                  Change.collected_at < end, Change.review_due_on.is_not(None),
+                                  Change.police_only.is_(False), late)
+             .order_by(Change.collected_at.desc(), Change.id.desc()))
+    if collector_id is not None:
+        query = query.where(Change.collected_by_id == collector_id)
+    return query
+
+
+@dataclass
+class ThroughputRow:
+    account_id: int
+    collection_id: str
+    name: str
+    period: str  # 'YYYY-MM-DD' or 'YYYY-MM'
+    approved: int = 0
+    returned: int = 0
+    late: int = 0
+
+    @property
+    def decided(self) -> int:
+        return self.approved + self.returned
+
+
+def throughput(village_ids: list[int], since: date, until: date, by_month: bool) -> list[ThroughputRow]:
+    """Decisions per reviewer and day (or month) in `village_ids` from reviewer_days (one row per
+    reviewer, village and day): approved, returned and late; ordered by period, then reviewer."""
+    if not village_ids:
+        return []
+    found: dict[tuple[str, int], ThroughputRow] = {}
+    for account_id, collection_id, name, day, approved, returned, late in db.session.execute(
+            select(ReviewerDay.account_id, Account.collection_id, Account.name, ReviewerDay.day,
+                   func.sum(ReviewerDay.approved), func.sum(ReviewerDay.returned), func.sum(ReviewerDay.late))
+            .join(Account, Account.id == ReviewerDay.account_id)
+            .where(ReviewerDay.village_id.in_(village_ids), ReviewerDay.day >= since, ReviewerDay.day <= until)
+            .group_by(ReviewerDay.account_id, Account.collection_id, Account.name, ReviewerDay.day)):
+        period = day.strftime("%Y-%m") if by_month else day.isoformat()
+        row = found.setdefault((period, account_id), ThroughputRow(account_id, collection_id, name, period))
+        row.approved += int(approved or 0)
+        row.returned += int(returned or 0)
+        row.late += int(late or 0)
+    return sorted(found.values(), key=lambda r: (r.period, r.collection_id))

@@ -34,6 +34,15 @@ def _as_of() -> tuple[date, bool]:
         return local_today(), False
 
 
+def _since() -> date | None:
+    """The first collection day of the 及时率's period (?since=YYYY-MM-DD); None (the default
+    period, data.default_since) when absent or not a date."""
+    try:
+        return date.fromisoformat(request.args.get("since", "").strip())
+    except ValueError:
+        return None
+
+
 def _sort() -> tuple[str, bool]:
     key = request.args.get("sort", "order")
     return (key if key in data.SORT_KEYS else "order"), request.args.get("dir") == "desc"
@@ -54,13 +63,13 @@ def overview():
     villages = scope.villages(current_user)
     town_wide = is_town_wide(current_user.role)
     figures = data.overview(current_user.town, villages, as_of, with_total=town_wide, sort=sort,
-                            descending=descending)
+                            descending=descending, since=_since())
     ids = [v.id for v in villages]
     quota = current_user.town.people_quota if town_wide else sum(v.people_quota or 0 for v in villages)
     series, chart = _chart(ids, quota, figures)
     return render_template("progress/overview.html", data=figures, sort=sort, descending=descending,
                            as_of_valid=valid, as_of_raw=request.args.get("as_of", ""),
-                           collectors=data.collectors(current_user.town_id, ids, as_of),
+                           collectors=data.collectors(current_user.town_id, ids, as_of, figures.since),
                            series=series, chart=chart, cursor=live.latest_event_id(),
                            chart_title=figures.total.name if figures.total else None, today=local_today())
 
@@ -70,7 +79,7 @@ def overview():
 def village(village_id: int):
     place = scope.village_or_404(current_user, village_id)
     as_of, valid = _as_of()
-    figures = data.overview(current_user.town, [place], as_of, with_total=False)
+    figures = data.overview(current_user.town, [place], as_of, with_total=False, since=_since())
     series, chart = _chart([place.id], place.people_quota, figures)
     page = None
     if can(current_user.role, "registry.read"):  # addresses are registry data (admins do not read it)
@@ -80,7 +89,7 @@ def village(village_id: int):
                            per_page=current_app.config["PAGE_SIZE"], error_out=False)
     return render_template("progress/village.html", village=place, data=figures, row=figures.rows[0],
                            as_of_valid=valid, as_of_raw=request.args.get("as_of", ""),
-                           collectors=data.collectors(current_user.town_id, [place.id], as_of),
+                           collectors=data.collectors(current_user.town_id, [place.id], as_of, figures.since),
                            series=series, chart=chart, page=page, cursor=live.latest_event_id(),
                            chart_title=place.name, today=local_today())
 
@@ -100,11 +109,11 @@ def panels():
         town_wide = is_town_wide(current_user.role)
         quota = current_user.town.people_quota if town_wide else sum(v.people_quota or 0 for v in villages)
         title = current_user.town.name if town_wide else None
-    figures = data.overview(current_user.town, villages, as_of, with_total=False)
+    figures = data.overview(current_user.town, villages, as_of, with_total=False, since=_since())
     ids = [v.id for v in villages]
     series, chart = _chart(ids, quota, figures)
     return render_template("progress/_panels.html", series=series, chart=chart, chart_title=title,
-                           collectors=data.collectors(current_user.town_id, ids, as_of))
+                           collectors=data.collectors(current_user.town_id, ids, as_of, figures.since))
 
 
 @bp.get("/progress/figures")
@@ -120,7 +129,7 @@ def figures():
         abort(400)
     # The total is always over the whole scope (a few dozen counter rows), the rows only those asked.
     result = data.overview(current_user.town, scope.villages(current_user), as_of,
-                           with_total=is_town_wide(current_user.role))
+                           with_total=is_town_wide(current_user.role), since=_since())
     rows = [r for r in result.rows if asked is None or r.village_id in asked]
     return jsonify({"as_of": as_of.isoformat(), "rows": [r.as_json() for r in rows],
                     "total": result.total.as_json() if result.total else None})
