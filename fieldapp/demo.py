@@ -9,6 +9,8 @@ valid check digits but random serials, phones are in the 170 range. Positions ar
 Core bulk inserts (not ORM ones, which split batches wherever rows differ in which columns are
 None) keep the load to a few seconds; Change rows are still written (source 'demo') so every
 record has its history, and the counters are then rebuilt by records.recount(), their one owner.
+That history reads as entered at the desk (approved by the demo's reviewers); a recent slice in
+the first village waits for review, so the entry clerk's queue (/review/queue) has work in it.
 """
 from __future__ import annotations
 

@@ -196,3 +196,21 @@ def test_entry_shows_door_proof_identity_and_duplicates(ctx, login):
     db.session.rollback()
     logged = db.session.scalar(select(AuditEvent).where(AuditEvent.action == "view_review_entry"))
     assert logged.target == f"change:{change.id}"
+
+
+def test_rules_identity_checks():
+    from datetime import date
+
+    from fieldapp.rules.identity_checks import duplicate_reasons, id_mismatches
+    from tests.builders import resident_id
+    number = resident_id(birth="19900102", male=False)
+    assert id_mismatches("111", number, "2", date(1990, 1, 2)) == {}
+    assert id_mismatches("111", number, "1", date(1990, 1, 3)) == {
+        "birth_date": (date(1990, 1, 2), date(1990, 1, 3)), "sex": ("2", "1")}
+    assert id_mismatches("111", number[:-1] + ("0" if number[-1] != "0" else "1"), "2", None) == {"invalid": True}
+    assert id_mismatches("414", "E1234567", "1", None) == {}
+    me = {"name": "王 芳", "birth_date": date(1990, 1, 2), "phone": "17000000001"}
+    assert duplicate_reasons(me, {"name": "王芳", "birth_date": date(1990, 1, 2), "phone": None}) == ["name_birth"]
+    assert duplicate_reasons(me, {"name": "李四", "birth_date": None, "phone": "17000000001"}) == ["phone"]
+    assert duplicate_reasons({"name": "王芳", "birth_date": None, "phone": None},
+                             {"name": "王芳", "birth_date": None, "phone": None}) == []
