@@ -9,6 +9,8 @@ valid check digits but random serials, phones are in the 170 range. Positions ar
 Core bulk inserts (not ORM ones, which split batches wherever rows differ in which columns are
 None) keep the load to a few seconds; Change rows are still written (source 'demo') so every
 record has its history, and the counters are then rebuilt by records.recount(), their one owner.
+That history reads as entered at the desk (approved by the demo's reviewers); a recent slice in
+the first village waits for review, so the entry clerk's queue (/review/queue) has work in it.
 """
 from __future__ import annotations
 
@@ -23,10 +25,13 @@ from werkzeug.security import generate_password_hash
 
 from . import records
 from .extensions import db
-from .models import (Account, Campaign, Change, Conflict, House, Organisation, Person, Phase, Residence, Tip, Town, Village,
-                     Visit, new_uid)
+from .models import (Account, Campaign, Change, Conflict, Flag, House, MoveRequest, Organisation, Person, Phase, Residence,
+                     Tip, Town, Village, Visit, new_uid)
 from .rules.address import address_key
+from .rules import review
 from .rules.campaign import YUPING_2016
+from .rules.days import zone
+from .rules.days import today as local_today
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.identifiers import resident_id_check_digit, uscc_check_char
 from .rules.tips import KINDS as TIP_KINDS
@@ -93,12 +98,16 @@ def load(seed: int = 2016) -> list[tuple[str, str, str]]:
     logins = _accounts(town, villages)
     collectors = [a.id for a in logins[1] if a.role in ("collector", "police")]
     informant = next(a.id for a in logins[1] if a.role == "informant")
+    # Who entered the demo's history at the desk: the entry clerk, and the police for people from abroad.
+    reviewers = {a.role: a.id for a in logins[1] if a.role in ("reviewer", "police")}
     records.ensure_counters([v.id for v in villages])
     used: set[str] = set()  # document numbers handed out so far: people are unique by document
     for index, village in enumerate(villages):
-        _village(rng, village, index, collectors, used)
+        _village(rng, village, index, collectors, used, reviewers)
         _tips(rng, village, collectors, informant)
     _conflicts(rng, villages[0], collectors)
+    _desk_queue(rng, villages[0], reviewers)
+    _move_request(villages, logins[1])
     records.recount()
     return [(a.collection_id, a.role, where) for a, where in zip(logins[1], logins[0])]
 
@@ -124,7 +133,8 @@ def _campaign_moment(rng: random.Random) -> datetime:
     return start + timedelta(days=rng.randrange(0, 65), minutes=rng.randrange(0, 600))
 
 
-def _village(rng: random.Random, village: Village, index: int, collectors: list[int], used: set) -> None:
+def _village(rng: random.Random, village: Village, index: int, collectors: list[int], used: set,
+             reviewers: dict) -> None:
     """One village: its house register, some collected households and an organisation or two."""
     houses_quota, people_quota = village.houses_quota or 0, village.people_quota or 0
     # Villages progress unevenly: some are nearly done, some barely started.
@@ -183,7 +193,81 @@ def _village(rng: random.Random, village: Village, index: int, collectors: list[
                                 police_only=m["category"] == "abroad", visit=visits[door])
                         for (m, _r, moment), door in zip(members, member_doors)]
     change_rows += _organisations(rng, village, index, list(house_ids.values()), collectors)
+    _reviewed(rng, change_rows, reviewers)
     db.session.execute(insert(Change.__table__), change_rows)
+
+
+# Hours from collection to review in the demo's history: mostly the same or the next working day,
+# a few after the 2 working days (the 及时率 then has late items to show).
+REVIEW_DELAYS_H = (2, 3, 5, 7, 20, 22, 26, 30, 44, 50)
+LATE_DELAYS_H = (100, 130, 170)
+
+
+def _reviewed(rng, rows, reviewers) -> None:
+    """The demo's history as entered at the desk: approved by the entry clerk (the police for
+    people from abroad) with realistic review times, late ones marked as the rules would."""
+    # The town's offset from UTC during the campaign (one conversion, not two per row: the load stays fast).
+    offset = zone().utcoffset(datetime(2016, 6, 1))
+    for row in rows:
+        due = review.review_due_on((row["collected_at"] + offset).date())
+        delay = rng.choice(LATE_DELAYS_H) if rng.random() < 0.04 else rng.choice(REVIEW_DELAYS_H)
+        at = row["collected_at"] + timedelta(hours=delay)
+        row.update(review_state=review.APPROVED, review_due_on=due, collected_late=False,
+                   reviewed_at=at, reviewed_late=(at + offset).date() > due,
+                   reviewed_by_id=reviewers["police" if row["police_only"] else "reviewer"])
+
+
+# Days before today the demo's pending changes were collected: overdue ones, ones due today or
+# tomorrow, fresh ones (the weekends and holidays in between decide which is which).
+PENDING_DAYS_AGO = (9, 8, 7, 6, 5, 4, 4, 3, 3, 3, 2, 2, 2, 2, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0)
+
+
+def _desk_queue(rng, village, reviewers) -> None:
+    """A realistic queue for the entry clerk in the first village: recent collections waiting
+    (some overdue, some due today or tomorrow, relative to the real today), two of them flagged for
+    having no door scan, and one returned to its collector with reasons."""
+    changes = list(db.session.scalars(select(Change).where(
+        Change.village_id == village.id, Change.entity == "person", Change.police_only.is_(False))
+        .order_by(Change.id).limit(len(PENDING_DAYS_AGO) * 20)))[::20]
+    today = local_today()
+    now = datetime.utcnow()
+    for change, days_ago in zip(changes, PENDING_DAYS_AGO):
+        day = today - timedelta(days=days_ago)
+        # Collected in working hours of that day (Beijing time = UTC+8), never in the future.
+        moment = min(datetime(day.year, day.month, day.day, 1) + timedelta(minutes=rng.randrange(0, 480)), now)
+        change.source, change.collected_at, change.known_on = "sync", moment, day
+        change.review_state, change.review_due_on, change.collected_late = review.PENDING, review.review_due_on(day), False
+        change.reviewed_at = change.reviewed_by_id = change.reviewed_late = None
+    db.session.flush()
+    unscanned = [c for c in changes if not c.door_proof][:2] or changes[-2:]
+    for change in unscanned:
+        db.session.add(Flag(key=f"no_scan:change:{change.id}", kind="no_scan", entity="person",
+                            entity_id=change.entity_id, change_id=change.id, village_id=village.id,
+                            account_id=change.collected_by_id, detail={}))
+    returned = changes[-1]
+    returned.review_state, returned.reviewed_by_id = review.RETURNED, reviewers["reviewer"]
+    returned.reviewed_at, returned.reviewed_late = now, False
+    returned.return_reasons = {"name": "姓名与身份证不一致，请核对证件", "_": "请补拍户主照片"}
+
+
+def _move_request(villages, accounts) -> None:
+    """One person registered in the second village asks to move into the first: what the
+    reviewer's move requests list (/review/moves) shows."""
+    person = db.session.scalar(select(Person).where(Person.village_id == villages[1].id, Person.category == "local")
+                               .order_by(Person.id).limit(1))
+    house = db.session.scalar(select(House).where(House.village_id == villages[0].id, House.use == "rented")
+                              .order_by(House.id).limit(1))
+    if person is None or house is None:
+        return
+    collector = next(a for a in accounts if a.collection_id == "YP-0042")
+    data = {n: getattr(person, n) for n in ("name", "sex", "id_type", "id_number", "birth_date", "ethnicity",
+                                             "phone", "category")}
+    data.update(move_in_date=local_today() - timedelta(days=1), move_in_reason="work")
+    # Written as moves.request_move does (demo sits below moves in the layers).
+    db.session.add(MoveRequest(person_id=person.id, from_village_id=person.village_id, to_house_id=house.id,
+                               to_village_id=house.village_id, police_only=False, source="sync",
+                               data={n: records.json_value(v) for n, v in data.items()}, relation=None, room=None,
+                               requested_by_id=collector.id, known_on=local_today(), collected_at=datetime.utcnow()))
 
 
 def _change(rng, collectors, entity, entity_id, village, kind, moment, fields, version=1, police_only=False,

@@ -8,7 +8,8 @@ from sqlalchemy import func, select
 from fieldapp import accounts, records
 from fieldapp.demo import ACCOUNTS, DEMO_PIN, quota_rows
 from fieldapp.extensions import db
-from fieldapp.models import Account, Change, House, Organisation, Person, Village, VillageCounter
+from fieldapp.models import Account, Change, Flag, House, MoveRequest, Organisation, Person, Village, VillageCounter
+from fieldapp.rules.days import today as local_today
 from fieldapp.rules.identifiers import validate_resident_id, validate_uscc
 
 from .builders import make_town
@@ -47,6 +48,19 @@ def test_setup_loads_the_demo_once_with_the_seed_totals(app, runner, login):
         assert len(codes) >= 28 and all(validate_uscc(c) == c for c in codes)
         assert sum(c.startswith("N2") for c in codes) == 28  # one village collective each
         supervisor = db.session.scalar(select(Account).where(Account.collection_id == "YP-0002"))
+        reviewer = db.session.scalar(select(Account).where(Account.collection_id == "YP-0020"))
+        # The desk: history entered by the demo's reviewers (a few late), a recent slice waiting.
+        states = dict(db.session.execute(select(Change.review_state, func.count()).group_by(Change.review_state)).all())
+        assert "exempt" not in states and states["returned"] == 1 and states["pending"] >= 20
+        late = db.session.scalar(select(func.count()).where(Change.review_state == "approved", Change.reviewed_late))
+        assert 0 < late < states["approved"] * 0.1
+        assert db.session.scalar(select(func.count()).where(
+            Change.review_state == "pending", Change.review_due_on < local_today())) > 0
+        assert db.session.scalar(select(func.count()).select_from(Flag)) >= 1
+        assert db.session.scalar(select(func.count()).where(MoveRequest.status == "pending")) == 1
+
+    queue = login(reviewer, pin=DEMO_PIN).get("/review/queue")
+    assert queue.status_code == 200 and queue.text.count('id="entry-') >= 20
 
     page = login(supervisor, pin=DEMO_PIN).get("/progress")
     assert page.status_code == 200

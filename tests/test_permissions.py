@@ -25,6 +25,7 @@ from fieldapp.rules.identifiers import mask_id
 from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
+from .desk_builders import add_desk_targets, matrix_post_data as desk_post_data, matrix_url_args as desk_url_args
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .flags_builders import (add_flag_targets, matrix_post_data as flags_post_data,
                              matrix_url_args as flags_url_args)
@@ -295,6 +296,25 @@ MATRIX = [
     ("flags.clear",                  "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("flags.clear",                  "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
     ("flags.clear",                  "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    # The entry desk (fieldapp/review/desk_views.py): reviewers decide collected changes in their
+    # villages; police only those on people from abroad (and nobody else sees those).
+    ("review.review_queue",          "GET",  "-",       (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("review.review_entry",          "GET",  "own",     (403,   403,   403,   200,   403,    404,   403,   LOGIN)),
+    ("review.review_entry",          "GET",  "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.review_entry",          "GET",  "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.review_entry",          "GET",  "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
+    ("review.approve_entry",         "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("review.approve_entry",         "POST", "own",     (403,   403,   403,   303,   403,    404,   403,   LOGIN)),
+    ("review.approve_entry",         "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.approve_entry",         "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.approve_entry",         "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    ("review.return_entry",          "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("review.return_entry",          "POST", "own",     (403,   403,   403,   303,   403,    404,   403,   LOGIN)),
+    ("review.return_entry",          "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.return_entry",          "POST", "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.return_entry",          "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    ("review.approve_many",          "GET",  "-",       (405,   405,   405,   405,   405,    405,   405,   405)),
+    ("review.approve_many",          "POST", "-",       (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
     ("review.reveal",                "GET",  "own",     (405,   405,   405,   405,   405,    405,   405,   405)),
     ("review.reveal",                "POST", "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
     ("review.reveal",                "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
@@ -459,6 +479,7 @@ class Target:
     sub_area: int | None = None  # a sub-area holding `house` (prints.*)
     informant: int | None = None  # an informant of `village` (prints.informant)
     flag: int | None = None  # an open fabrication flag on `house` / `person` (flags.*, tests/flags_builders.py)
+    desk: dict = field(default_factory=dict)  # pending changes to decide (tests/desk_builders.py)
 
 
 @dataclass
@@ -502,6 +523,7 @@ def build_world() -> World:
     add_roster_targets(world)
     add_print_targets(world)
     add_flag_targets(world)
+    add_desk_targets(world, make_abroad_person)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -530,7 +552,8 @@ AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house",
                 "doors.sheet", "doors.blank_sheet", "doors.house", "doors.qr_png", "doors.qr_svg", "review.conflicts",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
-                "prints.house", "prints.informant", "flags.index", "progress.late"}
+                "prints.house", "prints.informant", "flags.index", "progress.late", "review.review_queue",
+                "review.review_entry"}
 
 # GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
 AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
@@ -583,7 +606,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         return args[endpoint]
     # Each area's builders know the arguments of its own routes (None for the others).
     for area_args in (matrix_url_args, doors_url_args, photo_url_args, town_url_args, roster_url_args,
-                      prints_url_args, imports_url_args, flags_url_args):
+                      prints_url_args, imports_url_args, flags_url_args, desk_url_args):
         found = area_args(endpoint, target)
         if found:
             return found
@@ -592,6 +615,9 @@ def url_args(endpoint: str, target: Target) -> dict:
 
 def post_data(endpoint: str, target: Target) -> dict:
     today = date.today().isoformat()
+    desk = desk_post_data(endpoint, target)
+    if desk is not None:
+        return desk
     doors = doors_post_data(endpoint, target)
     if doors is not None:
         return doors

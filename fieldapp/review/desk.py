@@ -10,13 +10,13 @@ commit.
 """
 from __future__ import annotations
 
-from sqlalchemy import case, update
+from sqlalchemy import and_, case, exists, or_, select, update
 
 from .. import scope
 from ..changefeed import note_review_decisions
 from ..audit import audit
 from ..extensions import db
-from ..models import Account, Change, utcnow
+from ..models import Account, Change, Flag, utcnow
 from ..rules import review as rules
 from ..rules.days import today as local_today
 
@@ -73,3 +73,18 @@ def return_change(account: Account, change_id: int, reasons: dict) -> Change:
     db.session.expire(change)
     return change
 
+
+
+def open_flag_clause():
+    """An open flag on the change or on its record (correlated to Change): such a change is never
+    approved in bulk; the reviewer opens it and looks."""
+    return exists().where(Flag.cleared_at.is_(None), or_(
+        Flag.change_id == Change.id, and_(Flag.entity == Change.entity, Flag.entity_id == Change.entity_id)))
+
+
+def approve_unflagged(account: Account, change_ids) -> tuple[int, set[int]]:
+    """Bulk approval: approve those among `change_ids` with no open flag. Returns how many were
+    approved and the ids refused for an open flag."""
+    ids = list({int(i) for i in change_ids})
+    flagged = set(db.session.scalars(select(Change.id).where(Change.id.in_(ids), open_flag_clause()))) if ids else set()
+    return approve(account, [i for i in ids if i not in flagged]), flagged
