@@ -20,7 +20,7 @@ import random
 from datetime import date, datetime, timedelta
 from importlib import resources
 
-from sqlalchemy import insert, select
+from sqlalchemy import insert, select, update
 from werkzeug.security import generate_password_hash
 
 from . import records
@@ -238,6 +238,8 @@ def _desk_queue(rng, village, reviewers) -> None:
         change.source, change.collected_at, change.known_on = "sync", moment, day
         change.review_state, change.review_due_on, change.collected_late = review.PENDING, review.review_due_on(day), False
         change.reviewed_at = change.reviewed_by_id = change.reviewed_late = None
+        if change.visit_uid is not None:  # the door visit it was collected under moves with it
+            db.session.execute(update(Visit).where(Visit.uid == change.visit_uid).values(at=moment, received_at=moment))
     db.session.flush()
     unscanned = [c for c in changes if not c.door_proof][:2] or changes[-2:]
     for change in unscanned:
