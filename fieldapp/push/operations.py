@@ -225,13 +225,16 @@ class _VisitRecord:
 
 
 def _house_new(ctx, actor, item, village_id, data) -> Outcome:
-    house = records.create_house(actor, village_id, house_data(data), collected=True, uid=item["entity_uid"])
+    # An address another house has is kept (what the phone registered there must not be lost) and
+    # flagged duplicate_house for a reviewer to merge (fieldapp/merging.py).
+    house = records.create_house(actor, village_id, house_data(data), collected=True, uid=item["entity_uid"],
+                                 duplicates="flag")
     return Outcome("accepted", house)
 
 
 def _house_update(ctx, actor, house, base, data) -> Outcome:
     clean = house_data(data, current(house, records.HOUSE_FIELDS))
-    _applied, conflicts = records.update_house(actor, house, clean, base, keep_conflicts=True)
+    _applied, conflicts = records.update_house(actor, house, clean, base, keep_conflicts=True, duplicates="flag")
     return Outcome("conflict" if conflicts else "accepted", house, conflicts)
 
 

@@ -183,13 +183,25 @@ def new_house(village_id):
     form = HouseForm()
     form.offer_sub_areas(village.sub_areas)
     if form.validate_on_submit():
-        house = records.create_house(_actor(form), village.id, _house_data(form))
+        try:
+            house = records.create_house(_actor(form), village.id, _house_data(form), duplicates="refuse")
+        except records.DuplicateAddress as error:
+            return _duplicate_address(form, error, village=village, house=None)
         if form.sub_area_id.data is not None:
             records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
         db.session.commit()
         flash(_("House registered. Its door code is %(code)s.", code=house.door_code), "success")
         return redirect(url_for(".house", house_id=house.id), 303)
     return _form_page("registry/house_form.html", form, village=village, house=None)
+
+
+def _duplicate_address(form, error: records.DuplicateAddress, **context):
+    """One address is one house (rules.address.address_identity): the form comes back with the
+    user's input, naming the house that has the address and linking to it."""
+    db.session.rollback()
+    form.number.errors = [*form.number.errors, _("This address is already registered as a house. "
+                                                 "Open that house instead, or correct the address.")]
+    return _form_page("registry/house_form.html", form, duplicate=error.house, **context)
 
 
 def _house_data(form) -> dict:
@@ -219,11 +231,14 @@ def edit_house(house_id):
     form.offer_sub_areas(house.village.sub_areas)
 
     def write():
-        records.update_house(_actor(form), house, _house_data(form), _base_version(form))
+        records.update_house(_actor(form), house, _house_data(form), _base_version(form), duplicates="refuse")
         records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
 
     if form.validate_on_submit():
-        done = _save(form, write, _("House saved."), url_for(".house", house_id=house.id))
+        try:
+            done = _save(form, write, _("House saved."), url_for(".house", house_id=house.id))
+        except records.DuplicateAddress as error:
+            return _duplicate_address(form, error, village=house.village, house=house)
         if done:
             return done
     return _form_page("registry/house_form.html", form, ("reveal_identifier", f"house:{house.id}"),
