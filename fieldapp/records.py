@@ -80,6 +80,22 @@ def _values(record, names) -> dict:
     return {n: json_value(getattr(record, n)) for n in names}
 
 
+def record_values(record, names) -> dict:
+    """A record's fields as the change log keeps them (JSON values)."""
+    return _values(record, names)
+
+
+def bump_counter(village_id: int, **deltas: int) -> None:
+    """Public name of _bump_counter (fieldapp/merging.py)."""
+    _bump_counter(village_id, **deltas)
+
+
+def record_change(actor: Actor, entity: str, record, fields: dict, village_id: int,
+                  police_only: bool = False) -> Change:
+    """An 'update' Change row for a change the caller has made itself (a merge: merging.py)."""
+    return _record_change(actor, entity, record, "update", fields, village_id, police_only)
+
+
 def _bump_counter(village_id: int, **deltas: int) -> None:
     """Atomic in-database increments: safe with several workers writing at once."""
     if not any(deltas.values()):
@@ -145,12 +161,23 @@ def find_record(entity: str, uid: str):
     the real record)."""
     model = RECORD_MODELS[entity]
     record = db.session.scalar(select(model).where(model.uid == uid))
+    if record is not None and getattr(record, "merged_into_id", None) is not None:
+        return _merged_target(record)  # a phone still holding a merged record's uid
     if record is None:
         alias = db.session.scalar(select(SyncReceipt.record_uid).where(
             SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
             SyncReceipt.status.in_(("accepted", "conflict"))))
         if alias and alias != uid:
             record = db.session.scalar(select(model).where(model.uid == alias))
+    return record
+
+
+def _merged_target(record):
+    """The record a merged one was merged into (followed to the end; fieldapp/merging.py)."""
+    for _ in range(20):
+        if record.merged_into_id is None:
+            break
+        record = db.session.get(type(record), record.merged_into_id)
     return record
 
 

@@ -6,7 +6,7 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from .. import moves, records, scope
+from .. import merging, moves, records, scope
 from ..accounts import audit
 from ..audit import log_read
 from ..extensions import db
@@ -288,7 +288,9 @@ def person(person_id):
 
 
 def _person_page(person, revealed: bool):
-    changes = list(db.session.scalars(select(Change).where(Change.entity == "person", Change.entity_id == person.id)
+    # A person merged from another record (fieldapp/merging.py) shows both histories.
+    changes = list(db.session.scalars(select(Change).where(Change.entity == "person",
+                                                           Change.entity_id.in_(merging.history_ids(person)))
                                       .order_by(Change.id.desc()).limit(50)))
     visible = {v.id for v in scope.villages(current_user)}  # past addresses elsewhere show the village only
     return render_template("registry/person.html", person=person, revealed=revealed, changes=changes,

@@ -2,6 +2,7 @@
 the move requests of people registered elsewhere."""
 from .moves import bp as moves_bp
 from .views import bp
+from . import merge_views  # noqa: F401  (its routes are on bp)
 
 
 def init_app(app) -> None:
