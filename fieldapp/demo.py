@@ -21,7 +21,7 @@ from importlib import resources
 from sqlalchemy import insert, select
 from werkzeug.security import generate_password_hash
 
-from . import records
+from . import merging, records
 from .extensions import db
 from .models import (Account, Campaign, Change, Conflict, House, Organisation, Person, Phase, Residence, Tip, Town, Village,
                      Visit, new_uid)
@@ -99,6 +99,7 @@ def load(seed: int = 2016) -> list[tuple[str, str, str]]:
         _village(rng, village, index, collectors, used)
         _tips(rng, village, collectors, informant)
     _conflicts(rng, villages[0], collectors)
+    merging.demo_duplicate([v.id for v in villages], collectors[0])  # one duplicate house pair, flagged
     records.recount()
     return [(a.collection_id, a.role, where) for a, where in zip(logins[1], logins[0])]
 

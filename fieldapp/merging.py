@@ -232,17 +232,16 @@ def merge_houses(account: Account, keep: House, other: House, choices: dict,
     return keep
 
 
-def demo_duplicate(village_id: int, account_id: int | None = None) -> House | None:
-    """The demo's duplicate house pair (fieldapp/demo.py): give the village's houses their address
-    identities (the demo inserts rows directly), then register one of them again as a phone would
-    offline, so it is flagged duplicate_house for a reviewer to merge."""
-    houses = list(db.session.scalars(select(House).where(House.village_id == village_id).order_by(House.id)))
-    for house in houses:
-        records.claim_address(house)
-    original = next((h for h in houses if h.address_identity is not None), None)
+def demo_duplicate(village_ids: list[int], account_id: int | None = None) -> House | None:
+    """The demo's duplicate house pair (fieldapp/demo.py): give the demo's houses their address
+    identities (the demo inserts rows directly), then register a house of the first village again
+    as a phone would offline, so the copy is flagged duplicate_house for a reviewer to merge."""
+    records.fill_address_identities(village_ids)
+    original = db.session.scalar(select(House).where(House.village_id == village_ids[0],
+                                                     House.address_identity.is_not(None)).order_by(House.id))
     if original is None:
         return None
-    actor = records.Actor(account_id, "sync")
     data = {n: getattr(original, n) for n in ("group_name", "road", "lane", "number", "building", "room")}
     data["number"] = f"{data['number']}号" if not str(data["number"]).endswith("号") else data["number"]
-    return records.create_house(actor, village_id, data, collected=True, duplicates="flag")
+    return records.create_house(records.Actor(account_id, "sync"), original.village_id, data, collected=True,
+                                duplicates="flag")

@@ -301,6 +301,29 @@ def claim_address(house: House) -> House | None:
     return other
 
 
+def fill_address_identities(village_ids) -> int:
+    """Give every house of these villages without an address identity its identity, unless another
+    house holds it or shares it (for rows inserted directly: the demo; the migration does the same
+    for existing databases). Returns how many were filled."""
+    rows = db.session.execute(select(House.id, House.village_id, *[House.__table__.c[n] for n in HOUSE_FIELDS[:6]])
+                              .where(House.village_id.in_(list(village_ids)), House.address_identity.is_(None),
+                                     House.merged_into_id.is_(None))).all()
+    wanted: dict[str, list[int]] = {}
+    for row in rows:
+        identity = address_identity(row.village_id, row._asdict())
+        if identity is not None:
+            wanted.setdefault(identity, []).append(row.id)
+    held = set()
+    for chunk in _chunked(sorted(wanted)):
+        held |= set(db.session.scalars(select(House.address_identity).where(House.address_identity.in_(chunk))))
+    claims = [{"i": ids[0], "a": identity} for identity, ids in wanted.items() if len(ids) == 1 and identity not in held]
+    if claims:
+        table = House.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("i")).values(address_identity=bindparam("a")),
+                           claims)
+    return len(claims)
+
+
 def flag_duplicate_house(house: House, other: House, account_id: int | None, change_id: int | None = None) -> None:
     """A duplicate_house Flag (models.review) on `house`, naming the house that holds its address:
     a reviewer merges them (fieldapp/merging.py) or clears it. Raised once per house."""

@@ -240,3 +240,17 @@ def test_records_outside_forms_keep_a_duplicate_without_identity(ctx):
     b = make_house(east, number="3号")  # builders allow it: a register loaded before the rule
     assert a.address_identity is not None and b.address_identity is None
     assert records.house_at_address(east.id, {"group_name": "1组", "number": "０３"}).id == a.id
+
+
+def test_demo_has_one_flagged_duplicate_pair(app, runner):
+    result = runner.invoke(args=["setup"])
+    assert result.exit_code == 0, result.output
+    with app.app_context():
+        flags = db.session.scalars(select(Flag).where(Flag.kind == "duplicate_house")).all()
+        assert len(flags) == 1
+        dup = db.session.get(House, flags[0].entity_id)
+        other = db.session.get(House, flags[0].detail["other_house_id"])
+        assert dup.address_identity is None and other.address_identity is not None
+        assert dup.village_id == other.village_id
+        assert db.session.scalar(select(func.count()).select_from(House).where(
+            House.address_identity.is_(None))) == 1  # every other demo house has its identity
