@@ -254,3 +254,33 @@ def test_demo_has_one_flagged_duplicate_pair(app, runner):
         assert dup.village_id == other.village_id
         assert db.session.scalar(select(func.count()).select_from(House).where(
             House.address_identity.is_(None))) == 1  # every other demo house has its identity
+
+
+def test_bulk_push_keeps_and_flags_houses_at_held_addresses(ctx, login):
+    town, (east, _west) = make_town()
+    collector = make_account(town, "collector", [east])
+    first = make_house(east, number="7", group="3", collected=True)
+    items = [house_new(east.id, number="7号", group="3组"), house_new(east.id, number="8", group="3"),
+             house_new(east.id, number="08号", group="３")]
+    results = push_http(login(collector), device_token(collector), items)
+    assert [r["status"] for r in results] == ["accepted"] * 3
+    db.session.rollback()
+    houses = {h.uid: h for h in db.session.scalars(select(House))}
+    a, b, c = (houses[i["entity_uid"]] for i in items)
+    assert a.address_identity is None and b.address_identity is not None and c.address_identity is None
+    flagged = dict(db.session.execute(select(Flag.entity_id, Flag.detail)).all())
+    assert flagged == {a.id: {"other_house_id": first.id}, c.id: {"other_house_id": b.id}}
+
+
+def test_house_pages_lead_to_the_kept_records(ctx, login):
+    town, (east, _west) = make_town()
+    reviewer = make_account(town, "reviewer", [east])
+    keep, other = make_house(east, number="1", collected=True), make_house(east, number="1号", collected=True)
+    merging.merge_houses(reviewer, keep, other, {})
+    db.session.commit()
+    client = login(reviewer)
+    response = send(client, "GET", f"/houses/{other.id}")
+    assert response.status_code == 303 and response.headers["Location"].endswith(f"/houses/{keep.id}")
+    listing = send(client, "GET", f"/villages/{east.id}/houses")
+    assert f"/houses/{other.id}\"" not in listing.text and f"/houses/{keep.id}\"" in listing.text
+    assert _counts(east.id)[1] == 1 and _recount_matches(east.id)

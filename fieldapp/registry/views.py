@@ -97,7 +97,8 @@ MAX_PAGE = 100_000
 def houses(village_id):
     village = scope.village_or_404(current_user, village_id)
     form = SearchForm(request.args)
-    query = scope.houses(current_user).where(House.village_id == village.id)
+    # A house merged into another (fieldapp/merging.py) is listed as the one it was merged into.
+    query = scope.houses(current_user).where(House.village_id == village.id, House.merged_into_id.is_(None))
     text = ""
     if form.validate():
         text = (form.q.data or "").strip()
@@ -160,7 +161,10 @@ def find():
 @scope.require("registry.read")
 def house(house_id):
     house = scope.house_or_404(current_user, house_id)
-    residents = list(db.session.scalars(scope.people(current_user).where(Person.house_id == house.id)
+    if house.merged_into_id is not None:  # merged (fieldapp/merging.py): the one house is the kept one
+        return redirect(url_for(".house", house_id=house.merged_into_id), 303)
+    residents = list(db.session.scalars(scope.people(current_user).where(Person.house_id == house.id,
+                                                                        Person.status != "merged")
                                         .order_by(Person.status.desc(), Person.id)))
     orgs = list(db.session.scalars(scope.organisations(current_user).where(
         Organisation.house_id == house.id).order_by(Organisation.id)))
@@ -282,6 +286,8 @@ def _registered_message(done) -> str:
 @scope.require("registry.read")
 def person(person_id):
     person = scope.person_or_404(current_user, person_id)
+    if person.merged_into_id is not None:  # merged (fieldapp/merging.py): its history shows on the kept one
+        return redirect(url_for(".person", person_id=person.merged_into_id), 303)
     page = _person_page(person, revealed=False)
     log_read(current_user.id, "view_person", f"person:{person.id}", 1)
     return page
