@@ -284,3 +284,20 @@ def test_house_pages_lead_to_the_kept_records(ctx, login):
     listing = send(client, "GET", f"/villages/{east.id}/houses")
     assert f"/houses/{other.id}\"" not in listing.text and f"/houses/{keep.id}\"" in listing.text
     assert _counts(east.id)[1] == 1 and _recount_matches(east.id)
+
+
+def test_migration_fills_identities_and_leaves_existing_duplicates_null(make_app, tmp_path):
+    from flask_migrate import downgrade, upgrade
+
+    from fieldapp import MIGRATIONS
+    app = make_app(SQLALCHEMY_DATABASE_URI=f"sqlite:///{tmp_path / 'dups.sqlite'}")
+    with app.app_context():
+        upgrade(directory=MIGRATIONS)
+        _town, (east, _west) = make_town()
+        ids = [make_house(east, number=n).id for n in ("3", "3号", "4")]
+        db.session.commit()
+        downgrade(directory=MIGRATIONS, revision="ca218bdb2f43")  # before the rule: duplicates exist
+        upgrade(directory=MIGRATIONS)
+        db.session.expire_all()
+        got = [db.session.get(House, i).address_identity for i in ids]
+        assert got[0] is None and got[1] is None and got[2] == f"{east.id}|1|||4||"
