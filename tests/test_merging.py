@@ -175,6 +175,8 @@ def test_phone_duplicate_is_kept_and_flagged_then_merged(ctx, login):
     dup_token = dup.door_token
     assert _counts(east.id)[1] == 2
     client = login(reviewer)
+    house_page = send(client, "GET", f"/houses/{dup.id}")
+    assert f"/review/houses/merge?keep={first.id}&amp;other={dup.id}" in house_page.text
     assert send(client, "GET", f"/review/houses/merge?keep={first.id}&other={dup.id}").status_code == 200
     response = send(client, "POST", f"/review/houses/merge?keep={first.id}&other={dup.id}",
                     {"keep_version": first.version, "other_version": dup.version})

@@ -11,7 +11,7 @@ from ..accounts import audit
 from ..audit import log_read
 from ..extensions import db
 from ..i18n import ui_lang
-from ..models import Change, House, Organisation, Person, VillageCounter
+from ..models import Change, Flag, House, Organisation, Person, VillageCounter
 from ..rules.address import normalise_query, parse_group_number
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
@@ -171,8 +171,14 @@ def house(house_id):
     proof = (door_record(current_user, house, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "visits.view") else None)
     arriving = moves.arriving(current_user, house.id)
+    # A house a phone created at an address another house has (records.flag_duplicate_house): the
+    # reviewer is offered the merge.
+    duplicate = (db.session.scalar(select(Flag).where(Flag.kind == "duplicate_house", Flag.entity == "house",
+                                                      Flag.entity_id == house.id, Flag.cleared_at.is_(None)))
+                 if can(current_user.role, "entries.review") else None)
     page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
-                           arriving=arriving, can_write=can(current_user.role, "registry.write"))
+                           arriving=arriving, can_write=can(current_user.role, "registry.write"),
+                           duplicate=duplicate)
     # The page lists the residents by name (and people asking to move in, as typed): one row names
     # the house and counts what was shown.
     log_read(current_user.id, "view_house", f"house:{house.id}", 1 + len(residents) + len(orgs) + len(arriving),
