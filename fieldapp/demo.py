@@ -23,7 +23,7 @@ from importlib import resources
 from sqlalchemy import insert, select, update
 from werkzeug.security import generate_password_hash
 
-from . import records
+from . import merging, records
 from .extensions import db
 from .models import (Account, Campaign, Change, Conflict, Flag, House, MoveRequest, Organisation, Person, Phase, Residence,
                      Tip, Town, Village, Visit, new_uid)
@@ -108,6 +108,7 @@ def load(seed: int = 2016) -> list[tuple[str, str, str]]:
     _conflicts(rng, villages[0], collectors)
     _desk_queue(rng, villages[0], reviewers)
     _move_request(villages, logins[1])
+    merging.demo_duplicate([v.id for v in villages], collectors[0])  # one duplicate house pair, flagged
     records.recount()
     return [(a.collection_id, a.role, where) for a, where in zip(logins[1], logins[0])]
 

@@ -11,14 +11,16 @@ import os
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 
 from .extensions import db
 from .changefeed import add_collector_work, change_work, note_counter_delta, note_village_changed, rebuild_daily
 from .models import Conflict as ConflictRow
-from .models import (BlankLabel, Change, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt, Village,
-                     VillageCounter, utcnow)
-from .rules.address import address_key
+from .models import (BlankLabel, Change, Flag, House, Organisation, Person, Residence, RetiredDoorCode, SyncReceipt,
+                     Village, VillageCounter, utcnow)
+from .rules.address import address_identity, address_key
 from .rules.doorcode import new_door_code, new_door_token
 from .rules.merge import merge
 from .rules import review as review_rules
@@ -75,6 +77,22 @@ def json_value(value):
 
 def _values(record, names) -> dict:
     return {n: json_value(getattr(record, n)) for n in names}
+
+
+def record_values(record, names) -> dict:
+    """A record's fields as the change log keeps them (JSON values)."""
+    return _values(record, names)
+
+
+def bump_counter(village_id: int, **deltas: int) -> None:
+    """Public name of _bump_counter (fieldapp/merging.py)."""
+    _bump_counter(village_id, **deltas)
+
+
+def record_change(actor: Actor, entity: str, record, fields: dict, village_id: int,
+                  police_only: bool = False) -> Change:
+    """An 'update' Change row for a change the caller has made itself (a merge: merging.py)."""
+    return _record_change(actor, entity, record, "update", fields, village_id, police_only)
 
 
 def _bump_counter(village_id: int, **deltas: int) -> None:
@@ -142,12 +160,23 @@ def find_record(entity: str, uid: str):
     the real record)."""
     model = RECORD_MODELS[entity]
     record = db.session.scalar(select(model).where(model.uid == uid))
+    if record is not None and getattr(record, "merged_into_id", None) is not None:
+        return _merged_target(record)  # a phone still holding a merged record's uid
     if record is None:
         alias = db.session.scalar(select(SyncReceipt.record_uid).where(
             SyncReceipt.entity_uid == uid, SyncReceipt.op == f"{entity}.new",
             SyncReceipt.status.in_(("accepted", "conflict"))))
         if alias and alias != uid:
             record = db.session.scalar(select(model).where(model.uid == alias))
+    return record
+
+
+def _merged_target(record):
+    """The record a merged one was merged into (followed to the end; fieldapp/merging.py)."""
+    for _ in range(20):
+        if record.merged_into_id is None:
+            break
+        record = db.session.get(type(record), record.merged_into_id)
     return record
 
 
@@ -219,12 +248,114 @@ def _unused_door_code() -> str:
             return code
 
 
+class DuplicateAddress(Exception):
+    """Another house already has this address (rules.address.address_identity). Nothing was written
+    that the caller should keep: roll back."""
+
+    def __init__(self, house: House):
+        super().__init__(house.id)
+        self.house = house
+
+
+# What a write does when the address is another house's (create_house / update_house `duplicates`):
+# "refuse" raises DuplicateAddress (web forms, imports); "flag" keeps the house without an address
+# identity and raises a duplicate_house Flag for a reviewer to merge (a phone's offline house, which
+# cannot be refused without losing what was registered there); "allow" only leaves the identity NULL.
+DUPLICATE_MODES = ("refuse", "flag", "allow")
+
+
+def house_at_address(village_id: int, parts: dict, exclude_id: int | None = None) -> House | None:
+    """The house holding this address identity, if any (other than `exclude_id`)."""
+    identity = address_identity(village_id, parts)
+    if identity is None:
+        return None
+    query = select(House).where(House.address_identity == identity)
+    if exclude_id is not None:
+        query = query.where(House.id != exclude_id)
+    return db.session.scalar(query)
+
+
+def claim_address(house: House) -> House | None:
+    """Give `house` the identity of its address, unless another house holds it: then the identity
+    stays NULL and that house is returned. The UPDATE runs in a savepoint, so two writers claiming
+    one address at once cannot both hold it: on PostgreSQL the second waits for the first to commit
+    and then fails on the unique index, which is caught here and answered with the winner."""
+    parts = {n: getattr(house, n) for n in HOUSE_FIELDS}
+    identity = None if house.merged_into_id else address_identity(house.village_id, parts)
+    if identity == house.address_identity:
+        return None
+    other = None
+    if identity is not None:
+        other = db.session.scalar(select(House).where(House.address_identity == identity, House.id != house.id))
+    target = None if other is not None else identity
+    try:
+        with db.session.begin_nested():
+            db.session.execute(update(House).where(House.id == house.id).values(address_identity=target)
+                               .execution_options(synchronize_session=False))
+    except IntegrityError:
+        other = db.session.scalar(select(House).where(House.address_identity == identity))
+        target = None
+        db.session.execute(update(House).where(House.id == house.id).values(address_identity=None)
+                           .execution_options(synchronize_session=False))
+    set_committed_value(house, "address_identity", target)
+    return other
+
+
+def fill_address_identities(village_ids) -> int:
+    """Give every house of these villages without an address identity its identity, unless another
+    house holds it or shares it (for rows inserted directly: the demo; the migration does the same
+    for existing databases). Returns how many were filled."""
+    rows = db.session.execute(select(House.id, House.village_id, *[House.__table__.c[n] for n in HOUSE_FIELDS[:6]])
+                              .where(House.village_id.in_(list(village_ids)), House.address_identity.is_(None),
+                                     House.merged_into_id.is_(None))).all()
+    wanted: dict[str, list[int]] = {}
+    for row in rows:
+        identity = address_identity(row.village_id, row._asdict())
+        if identity is not None:
+            wanted.setdefault(identity, []).append(row.id)
+    held = set()
+    for chunk in _chunked(sorted(wanted)):
+        held |= set(db.session.scalars(select(House.address_identity).where(House.address_identity.in_(chunk))))
+    claims = [{"i": ids[0], "a": identity} for identity, ids in wanted.items() if len(ids) == 1 and identity not in held]
+    if claims:
+        table = House.__table__
+        db.session.execute(update(table).where(table.c.id == bindparam("i")).values(address_identity=bindparam("a")),
+                           claims)
+    return len(claims)
+
+
+def flag_duplicate_house(house: House, other: House, account_id: int | None, change_id: int | None = None) -> None:
+    """A duplicate_house Flag (models.review) on `house`, naming the house that holds its address:
+    a reviewer merges them (fieldapp/merging.py) or clears it. Raised once per house."""
+    key = f"duplicate_house:{house.id}"
+    if db.session.scalar(select(Flag.id).where(Flag.key == key)) is None:
+        db.session.add(Flag(key=key, kind="duplicate_house", entity="house", entity_id=house.id,
+                            change_id=change_id, house_id=house.id, village_id=house.village_id,
+                            account_id=account_id, detail={"other_house_id": other.id}))
+        db.session.flush()
+
+
+def _settle_address(actor: Actor, house: House, duplicates: str) -> None:
+    other = claim_address(house)
+    if other is None:
+        return
+    if duplicates == "refuse":
+        raise DuplicateAddress(other)
+    if duplicates == "flag":
+        flag_duplicate_house(house, other, actor.account_id)
+
+
 def create_house(actor: Actor, village_id: int, data: dict, collected: bool = True, uid: str | None = None,
-                 door: tuple[str, str] | None = None) -> House:
+                 door: tuple[str, str] | None = None, duplicates: str = "allow") -> House:
     """A house found at the door that the register lacks (collected=True), or one imported into the
     register before anyone visits (collected=False). Either way it gets a fresh door code, unless
     `door` gives the (code, token) of a blank label claimed for it (doors.labels).
-    `uid`: the name a phone gave the house offline (a fresh one when None)."""
+    `uid`: the name a phone gave the house offline (a fresh one when None). `duplicates`: what an
+    address another house has does (DUPLICATE_MODES)."""
+    if duplicates == "refuse":
+        other = house_at_address(village_id, data)
+        if other is not None:
+            raise DuplicateAddress(other)
     code, token = door if door is not None else (_unused_door_code(), new_door_token())
     house = House(village_id=village_id, door_code=code, door_token=token,
                   **({"uid": uid} if uid else {}), **{n: data.get(n) for n in HOUSE_FIELDS if n in data})
@@ -239,6 +370,7 @@ def create_house(actor: Actor, village_id: int, data: dict, collected: bool = Tr
                    village_id)
     if collected:
         _bump_counter(village_id, houses=1)
+    _settle_address(actor, house, duplicates)
     return house
 
 
@@ -278,14 +410,17 @@ def set_house_sub_area(actor: Actor, house: House, sub_area_id: int | None) -> d
                        house.village_id, reviewable=False)
 
 
-def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False):
+def update_house(actor: Actor, house: House, data: dict, base_version: int | None, keep_conflicts: bool = False,
+                 duplicates: str = "allow"):
     """Register or update a house at the door. The first such save marks the house collected.
-    keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict)."""
+    keep_conflicts: see _apply_edit (returns (applied, conflicts) instead of raising Conflict).
+    duplicates: what an address edit onto another house's address does (DUPLICATE_MODES)."""
     edit = _apply_edit(actor, "house", house, HOUSE_FIELDS, data, base_version, house.village_id,
                        keep_conflicts=keep_conflicts)
     fields = edit[0] if keep_conflicts else edit
     if fields:
         _refresh_address_key(house)
+        _settle_address(actor, house, duplicates)
     _registered_at_door(actor, house, traced=bool(fields))
     return edit
 
@@ -491,7 +626,8 @@ def recount() -> dict[int, tuple[int, int, int]]:
     ensure_counters(villages)
     people = dict(db.session.execute(select(Person.village_id, func.count()).where(Person.status == "living")
                                      .group_by(Person.village_id)).all())
-    houses = dict(db.session.execute(select(House.village_id, func.count()).where(House.collected_at.is_not(None))
+    houses = dict(db.session.execute(select(House.village_id, func.count()).where(
+        House.collected_at.is_not(None), House.merged_into_id.is_(None))
                                      .group_by(House.village_id)).all())
     orgs = dict(db.session.execute(select(Organisation.village_id, func.count()).where(Organisation.status == "open")
                                    .group_by(Organisation.village_id)).all())
@@ -598,6 +734,7 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int], houses_collected
                 counts.setdefault(record.village_id, {}).setdefault("houses", 0)
                 counts[record.village_id]["houses"] += 1
         ids.update(_insert_returning_ids(House, rows))
+        _claim_addresses([(r, ids[r.uid]) for r in houses])
     if people:
         ids.update(_insert_returning_ids(Person, [
             {"uid": r.uid, "status": "living", "house_id": ids[r.house_uid], "village_id": r.village_id,
@@ -648,6 +785,43 @@ def insert_new(new: list[NewRecord], house_ids: dict[str, int], houses_collected
         note_village_changed(village_id)
     _count_collector_work(changes)
     return {r.uid: ids[r.uid] for r in new}
+
+
+def _claim_addresses(houses: list[tuple[NewRecord, int]]) -> None:
+    """insert_new's address identities: one query for the addresses already held, one UPDATE for
+    the rest; a house whose address another holds stays without one (flagged when a phone made
+    it: source sync). Only when that UPDATE meets a concurrent writer's same address (the unique
+    index) are the houses claimed one by one (claim_address)."""
+    identity = {house_id: address_identity(r.village_id, r.data) for r, house_id in houses}
+    held = dict(db.session.execute(select(House.address_identity, House.id).where(
+        House.address_identity.in_({v for v in identity.values() if v}))).all()) if any(identity.values()) else {}
+    claims = []
+    for record, house_id in houses:
+        value = identity[house_id]
+        if value is None:
+            continue
+        if value in held:
+            other_id = held[value]
+            if record.actor.source == "sync":
+                flag_duplicate_house(db.session.get(House, house_id), db.session.get(House, other_id),
+                                     record.actor.account_id)
+            continue
+        held[value] = house_id  # the first of a batch holds it; a later one is its duplicate
+        claims.append({"i": house_id, "a": value})
+    if not claims:
+        return
+    table = House.__table__
+    try:
+        with db.session.begin_nested():
+            db.session.execute(update(table).where(table.c.id == bindparam("i"))
+                               .values(address_identity=bindparam("a")), claims)
+    except IntegrityError:
+        for record, house_id in houses:
+            if any(c["i"] == house_id for c in claims):
+                house = db.session.get(House, house_id)
+                other = claim_address(house)
+                if other is not None and record.actor.source == "sync":
+                    flag_duplicate_house(house, other, record.actor.account_id)
 
 
 def _count_collector_work(changes: list[dict]) -> None:

@@ -26,6 +26,7 @@ from fieldapp.rules.permissions import ROLES, is_town_wide
 
 from .builders import db_state, make_account, make_other_town, make_house, make_person, make_town, resident_id, send
 from .desk_builders import add_desk_targets, matrix_post_data as desk_post_data, matrix_url_args as desk_url_args
+from .dups_builders import add_merge_targets, matrix_url_args as merge_url_args
 from .doors_builders import matrix_post_data as doors_post_data, matrix_url_args as doors_url_args
 from .flags_builders import (add_flag_targets, matrix_post_data as flags_post_data,
                              matrix_url_args as flags_url_args)
@@ -412,6 +413,16 @@ MATRIX = [
     ("search.index",                 "POST", "west",    (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
     ("search.index",                 "POST", "town2",   (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
     ("search.index",                 "POST", "abroad",  (403,   200,   200,   200,   200,    200,   403,   LOGIN)),
+    ("review.merge_people",          "GET",  "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("review.merge_people",          "GET",  "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.merge_people",          "GET",  "abroad",  (403,   403,   403,   404,   403,    200,   403,   LOGIN)),
+    ("review.merge_houses",          "GET",  "own",     (403,   403,   403,   200,   403,    200,   403,   LOGIN)),
+    ("review.merge_houses",          "GET",  "town2",   (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.merge_people",          "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.merge_people",          "POST", "abroad",  (403,   403,   403,   404,   403,    303,   403,   LOGIN)),
+    ("review.merge_people",          "POST", "own",     (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
+    ("review.merge_houses",          "POST", "west",    (403,   403,   403,   404,   403,    404,   403,   LOGIN)),
+    ("review.merge_houses",          "POST", "own",     (403,   403,   403,   303,   403,    303,   403,   LOGIN)),
 ]
 
 # Successful POSTs to these change nothing in the database (session cookie only). Not auth.logout:
@@ -524,6 +535,7 @@ def build_world() -> World:
     add_print_targets(world)
     add_flag_targets(world)
     add_desk_targets(world, make_abroad_person)
+    add_merge_targets(world)
     for key in ("own", "west", "town2", "abroad"):
         conflict = Conflict(entity="person", entity_id=world.targets[key].person, field="phone", base=None,
                             current="13812345678", submitted="13912345678")
@@ -553,7 +565,7 @@ AUDITED_GETS = {"registry.edit_house", "registry.edit_person", "registry.house",
                 "auditlog.index", "auditlog.export", "moves.queue", "tips.tip", "tips.photo",
                 "registry.edit_organisation", "registry.leave", "photoview.photo", "photoview.thumbnail",
                 "prints.house", "prints.informant", "flags.index", "progress.late", "review.review_queue",
-                "review.review_entry"}
+                "review.review_entry", "review.merge_people", "review.merge_houses"}
 
 # GETs that print a batch of houses write one audit row per house printed (fieldapp/prints/service.py).
 AUDITED_PER_HOUSE = {"prints.village", "prints.sub_area"}
@@ -606,7 +618,7 @@ def url_args(endpoint: str, target: Target) -> dict:
         return args[endpoint]
     # Each area's builders know the arguments of its own routes (None for the others).
     for area_args in (matrix_url_args, doors_url_args, photo_url_args, town_url_args, roster_url_args,
-                      prints_url_args, imports_url_args, flags_url_args, desk_url_args):
+                      prints_url_args, imports_url_args, flags_url_args, desk_url_args, merge_url_args):
         found = area_args(endpoint, target)
         if found:
             return found

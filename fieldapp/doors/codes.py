@@ -29,13 +29,17 @@ def hash_token(token: str) -> str:
 
 
 def lookup(token: str) -> tuple[str, House | RetiredDoorCode | None]:
-    """('live', house), ('retired', retired code row) or ('unknown', None) for a scanned token."""
+    """('live', house), ('retired', retired code row) or ('unknown', None) for a scanned token.
+    A code retired because its house was merged into another (reason 'merged', fieldapp/merging.py)
+    is live for the kept house: the label on the duplicate's door still opens the one house."""
     if not TOKEN_SHAPE.fullmatch(token or ""):
         return "unknown", None
     house = db.session.scalar(select(House).where(House.door_token == token))
     if house is not None:
         return "live", house
     retired = db.session.scalar(select(RetiredDoorCode).where(RetiredDoorCode.token_hash == hash_token(token)))
+    if retired is not None and retired.reason == "merged":
+        return "live", db.session.get(House, retired.house_id)
     if retired is not None:
         return "retired", retired
     return "unknown", None

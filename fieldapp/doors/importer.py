@@ -3,8 +3,8 @@
 check() reads the file (rules.register_import) and checks each row against the register and the
 importer's scope: the village must be one of the importer's villages (by name or code; any other
 village is "unknown", so the report reveals nothing about villages out of scope), and the address
-must be new both in the file and in the register (compared by rules.address.address_key, the key
-search uses, so "3组27号" and "3 / 27" are the same house). import_rows() writes only a plan
+must be new both in the file and in the register (compared by rules.address.address_identity, the
+rule that makes one address one house, so "3组27号" and "３组27" are the same house). import_rows() writes only a plan
 without a single rejected row, each house through records.create_house (Change rows with source
 "import", houses not yet visited), in the caller's one transaction: nothing is half-imported.
 """
@@ -19,7 +19,7 @@ from .. import records
 from ..accounts import audit
 from ..extensions import db
 from ..models import House, SubArea, Village
-from ..rules.address import address_key
+from ..rules.address import address_identity, address_key
 from ..rules.register_import import (FileProblem, ImportPlan, fill_plan, ParsedRow, RowIssue, map_header, parse_row,
                                      problem_message, row_issue_message,
                                      village_finder)
@@ -104,11 +104,11 @@ def _check_against_register(plan: Plan, villages: list[Village]) -> None:
             wanted.add(village.id)
     registered: set[tuple[int, str]] = set()
     if wanted:
-        registered = set(db.session.execute(select(House.village_id, House.address_key)
-                                            .where(House.village_id.in_(wanted))).all())
+        registered = set(db.session.scalars(select(House.address_identity).where(
+            House.village_id.in_(wanted), House.address_identity.is_not(None))))
     _check_sub_areas(plan, wanted)
     names = {v.id: v.name for v in villages}
-    first_line: dict[tuple[int, str], int] = {}
+    first_line: dict[str, int] = {}
     for row in plan.rows:
         village_id = plan.village_ids.get(row.line)
         if village_id is None or not row.address["number"]:
@@ -117,12 +117,13 @@ def _check_against_register(plan: Plan, villages: list[Village]) -> None:
         if len(key) > ADDRESS_KEY_MAX:
             row.issues.append(RowIssue("too_long", "road"))
             continue
-        if (village_id, key) in registered:
+        identity = address_identity(village_id, row.address)
+        if identity in registered:
             row.issues.append(RowIssue("already_registered", "number"))
-        elif (village_id, key) in first_line:
-            row.issues.append(RowIssue("duplicate_in_file", "number", str(first_line[(village_id, key)])))
+        elif identity in first_line:
+            row.issues.append(RowIssue("duplicate_in_file", "number", str(first_line[identity])))
         else:
-            first_line[(village_id, key)] = row.line
+            first_line[identity] = row.line
 
 
 def _check_sub_areas(plan: Plan, village_ids: set[int]) -> None:
@@ -156,7 +157,8 @@ def import_rows(plan: Plan, account_id: int | None) -> list[House]:
     with db.session.no_autoflush:
         for row in plan.rows:
             data = {**row.address, "lat": row.lat, "lon": row.lon}
-            house = records.create_house(actor, plan.village_ids[row.line], data, collected=False)
+            house = records.create_house(actor, plan.village_ids[row.line], data, collected=False,
+                                         duplicates="refuse")
             # A new house: its sub-area is part of how it was imported, not a later edit.
             house.sub_area_id = plan.sub_area_ids.get(row.line)
             houses.append(house)

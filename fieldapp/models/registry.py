@@ -16,7 +16,7 @@ from ._base import new_uid, utcnow
 
 HOUSE_USES = ("owner", "rented", "group_rental", "vacant", "commercial", "other")
 PERSON_CATEGORIES = ("local", "migrant", "separated", "abroad")
-PERSON_STATUSES = ("living", "left")
+PERSON_STATUSES = ("living", "left", "merged")
 MOVE_IN_REASONS = ("work", "study", "family", "business", "other")
 AWAY_DURATIONS = ("lt6m", "6m_1y", "1y_2y", "2y_5y", "gt5y")
 ORG_KINDS = ("community_unit", "shop", "factory", "company", "school", "other")
@@ -43,6 +43,12 @@ class House(db.Model):
     room: Mapped[str | None] = mapped_column(String(32))
     # Lower-cased concatenation of the parts: what address search matches against.
     address_key: Mapped[str] = mapped_column(String(255), index=True)
+    # The door's identity (rules.address.address_identity): unique, so one address is one house.
+    # NULL for a duplicate a phone created offline (flagged for a reviewer to merge), for a house
+    # merged into another, and for duplicates that predate the rule.
+    address_identity: Mapped[str | None] = mapped_column(String(255), unique=True)
+    # Set when a reviewer merged this house into another (fieldapp/merging.py): it no longer counts.
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"))
     use: Mapped[str | None] = mapped_column(String(16))
     owner_name: Mapped[str | None] = mapped_column(String(64))
     owner_phone: Mapped[str | None] = mapped_column(String(16))
@@ -100,6 +106,8 @@ class Person(db.Model):
     left_reason: Mapped[str | None] = mapped_column(String(128))
     house_id: Mapped[int | None] = mapped_column(ForeignKey("houses.id"), index=True)
     village_id: Mapped[int] = mapped_column(ForeignKey("villages.id"))
+    # status 'merged': this record was the same person as another (fieldapp/merging.py).
+    merged_into_id: Mapped[int | None] = mapped_column(ForeignKey("people.id"), index=True)
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
     version: Mapped[int] = mapped_column(default=1)

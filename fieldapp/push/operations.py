@@ -238,14 +238,17 @@ def _house_new(ctx, actor, item, village_id, data) -> Outcome:
     if token is not None and not isinstance(token, str):
         raise bad_item("label_token")
     clean = house_data(data)  # refused before the label is claimed: a refused item changes nothing
+    # An address another house has is kept (what the phone registered there must not be lost) and
+    # flagged duplicate_house for a reviewer to merge (fieldapp/merging.py).
     if token is None:
         return Outcome("accepted", records.create_house(actor, village_id, clean, collected=True,
-                                                        uid=item["entity_uid"]))
+                                                        uid=item["entity_uid"], duplicates="flag"))
     status, label = blank_labels.claim(ctx.account.id, village_id, token)
     # The collector scanned this village's unbound label at the door: the house's creation is door proof.
     actor.door_proof = label is not None
     house = records.create_house(actor, village_id, clean, collected=True, uid=item["entity_uid"],
-                                 door=(label.door_code, label.door_token) if label is not None else None)
+                                 door=(label.door_code, label.door_token) if label is not None else None,
+                                 duplicates="flag")
     if label is not None:
         blank_labels.attach(label, house)
     return Outcome("accepted", house, extra={"label": blank_labels.bind_result(status)})
@@ -253,7 +256,7 @@ def _house_new(ctx, actor, item, village_id, data) -> Outcome:
 
 def _house_update(ctx, actor, house, base, data) -> Outcome:
     clean = house_data(data, current(house, records.HOUSE_FIELDS))
-    _applied, conflicts = records.update_house(actor, house, clean, base, keep_conflicts=True)
+    _applied, conflicts = records.update_house(actor, house, clean, base, keep_conflicts=True, duplicates="flag")
     return Outcome("conflict" if conflicts else "accepted", house, conflicts)
 
 

@@ -22,7 +22,7 @@ SW_SOURCE = Path(__file__).resolve().parent / "sw.js"
 
 # ES modules of the app, in load order of importance (all precached and preloaded).
 MODULES = ("app.js", "i18n.js", "dom.js", "db.js", "crypto.js", "package.js", "outbox.js", "sync.js", "forms.js",
-           "photos.js", "views.js", "visits.js", "returns.js", "labels.js")
+           "photos.js", "views.js", "visits.js", "returns.js", "labels.js", "dupes.js")
 # Loaded only when the collector opens the scan screen (precached for offline use, but not part of
 # the page weight every opening of the app pays): the camera, the door-code rule, the QR decoder.
 LAZY = ("js/scan.js", "js/doorcode.js", "vendor/jsqr-1.4.0/jsQR.js",

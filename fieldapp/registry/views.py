@@ -6,14 +6,14 @@ from flask_babel import gettext as _
 from flask_login import current_user
 from sqlalchemy import and_, func, or_, select
 
-from .. import moves, records, scope
+from .. import merging, moves, records, scope
 from ..flags import service as flag_service
 from ..accounts import audit
 from ..audit import log_read
 from ..extensions import db
 from ..flags import detect as flag_detect
 from ..i18n import ui_lang
-from ..models import Change, House, Organisation, Person, VillageCounter
+from ..models import Change, Flag, House, Organisation, Person, VillageCounter
 from ..rules.address import normalise_query, parse_group_number
 from ..rules.doorcode import is_valid_door_code, normalise_door_code
 from ..rules.permissions import can
@@ -108,7 +108,8 @@ MAX_PAGE = 100_000
 def houses(village_id):
     village = scope.village_or_404(current_user, village_id)
     form = SearchForm(request.args)
-    query = scope.houses(current_user).where(House.village_id == village.id)
+    # A house merged into another (fieldapp/merging.py) is listed as the one it was merged into.
+    query = scope.houses(current_user).where(House.village_id == village.id, House.merged_into_id.is_(None))
     text = ""
     if form.validate():
         text = (form.q.data or "").strip()
@@ -171,7 +172,10 @@ def find():
 @scope.require("registry.read")
 def house(house_id):
     house = scope.house_or_404(current_user, house_id)
-    residents = list(db.session.scalars(scope.people(current_user).where(Person.house_id == house.id)
+    if house.merged_into_id is not None:  # merged (fieldapp/merging.py): the one house is the kept one
+        return redirect(url_for(".house", house_id=house.merged_into_id), 303)
+    residents = list(db.session.scalars(scope.people(current_user).where(Person.house_id == house.id,
+                                                                        Person.status != "merged")
                                         .order_by(Person.status.desc(), Person.id)))
     orgs = list(db.session.scalars(scope.organisations(current_user).where(
         Organisation.house_id == house.id).order_by(Organisation.id)))
@@ -180,8 +184,14 @@ def house(house_id):
     arriving = moves.arriving(current_user, house.id)
     flags = (flag_service.for_house(current_user, house.id, [p.id for p in residents], [o.id for o in orgs])
              if can(current_user.role, "flags.view") else [])
+    # A house a phone created at an address another house has (records.flag_duplicate_house): the
+    # reviewer is offered the merge.
+    duplicate = (db.session.scalar(select(Flag).where(Flag.kind == "duplicate_house", Flag.entity == "house",
+                                                      Flag.entity_id == house.id, Flag.cleared_at.is_(None)))
+                 if can(current_user.role, "entries.review") else None)
     page = render_template("registry/house.html", house=house, residents=residents, orgs=orgs, proof=proof,
-                           arriving=arriving, flags=flags, can_write=can(current_user.role, "registry.write"))
+                           arriving=arriving, flags=flags, can_write=can(current_user.role, "registry.write"),
+                           duplicate=duplicate)
     # The page lists the residents by name (and people asking to move in, as typed): one row names
     # the house and counts what was shown.
     log_read(current_user.id, "view_house", f"house:{house.id}", 1 + len(residents) + len(orgs) + len(arriving),
@@ -196,13 +206,25 @@ def new_house(village_id):
     form = HouseForm()
     form.offer_sub_areas(village.sub_areas)
     if form.validate_on_submit():
-        house = records.create_house(_actor(form), village.id, _house_data(form))
+        try:
+            house = records.create_house(_actor(form), village.id, _house_data(form), duplicates="refuse")
+        except records.DuplicateAddress as error:
+            return _duplicate_address(form, error, village=village, house=None)
         if form.sub_area_id.data is not None:
             records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
         db.session.commit()
         flash(_("House registered. Its door code is %(code)s.", code=house.door_code), "success")
         return redirect(url_for(".house", house_id=house.id), 303)
     return _form_page("registry/house_form.html", form, village=village, house=None)
+
+
+def _duplicate_address(form, error: records.DuplicateAddress, **context):
+    """One address is one house (rules.address.address_identity): the form comes back with the
+    user's input, naming the house that has the address and linking to it."""
+    db.session.rollback()
+    form.number.errors = [*form.number.errors, _("This address is already registered as a house. "
+                                                 "Open that house instead, or correct the address.")]
+    return _form_page("registry/house_form.html", form, duplicate=error.house, **context)
 
 
 def _house_data(form) -> dict:
@@ -232,11 +254,14 @@ def edit_house(house_id):
     form.offer_sub_areas(house.village.sub_areas)
 
     def write():
-        records.update_house(_actor(form), house, _house_data(form), _base_version(form))
+        records.update_house(_actor(form), house, _house_data(form), _base_version(form), duplicates="refuse")
         records.set_house_sub_area(_actor(form), house, form.sub_area_id.data)
 
     if form.validate_on_submit():
-        done = _save(form, write, _("House saved."), url_for(".house", house_id=house.id))
+        try:
+            done = _save(form, write, _("House saved."), url_for(".house", house_id=house.id))
+        except records.DuplicateAddress as error:
+            return _duplicate_address(form, error, village=house.village, house=house)
         if done:
             return done
     return _form_page("registry/house_form.html", form, ("reveal_identifier", f"house:{house.id}"),
@@ -280,13 +305,17 @@ def _registered_message(done) -> str:
 @scope.require("registry.read")
 def person(person_id):
     person = scope.person_or_404(current_user, person_id)
+    if person.merged_into_id is not None:  # merged (fieldapp/merging.py): its history shows on the kept one
+        return redirect(url_for(".person", person_id=person.merged_into_id), 303)
     page = _person_page(person, revealed=False)
     log_read(current_user.id, "view_person", f"person:{person.id}", 1)
     return page
 
 
 def _person_page(person, revealed: bool):
-    changes = list(db.session.scalars(select(Change).where(Change.entity == "person", Change.entity_id == person.id)
+    # A person merged from another record (fieldapp/merging.py) shows both histories.
+    changes = list(db.session.scalars(select(Change).where(Change.entity == "person",
+                                                           Change.entity_id.in_(merging.history_ids(person)))
                                       .order_by(Change.id.desc()).limit(50)))
     visible = {v.id for v in scope.villages(current_user)}  # past addresses elsewhere show the village only
     return render_template("registry/person.html", person=person, revealed=revealed, changes=changes,

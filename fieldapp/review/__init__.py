@@ -3,6 +3,7 @@ the move requests of people registered elsewhere, and the entry desk's queue of 
 from . import desk_views  # noqa: F401  (its routes are on bp)
 from .moves import bp as moves_bp
 from .views import bp
+from . import merge_views  # noqa: F401  (its routes are on bp)
 
 
 def init_app(app) -> None:

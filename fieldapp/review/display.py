@@ -12,7 +12,8 @@ from ..rules.identifiers import mask_id, mask_phone
 # Masked unless revealed (the data is confidential; a reveal is audited like the person page's).
 PHONE_FIELDS = frozenset({"phone", "owner_phone", "tenant_phone"})
 ID_FIELDS = frozenset({"id_number"})
-STATUS_LABELS = {"living": _l("Living here"), "left": _l("Left"), "open": _l("Open"), "closed": _l("Closed")}
+STATUS_LABELS = {"living": _l("Living here"), "left": _l("Left"), "open": _l("Open"), "closed": _l("Closed"),
+                 "merged": _l("Merged into another record")}
 
 
 class Shown:

@@ -9,6 +9,7 @@ import * as photos from './photos.js';
 import * as visits from './visits.js';
 import * as returns from './returns.js';
 import * as labels from './labels.js';
+import * as dupes from './dupes.js';
 import { h } from './dom.js';
 import { t } from './i18n.js';
 
@@ -156,6 +157,8 @@ export async function form(ctx, kind, spec) {
     const knownOn = data.known_on ?? null;
     delete data.known_on;
     const villageId = spec.op === 'house.new' ? Number(data.village_id) : null;
+    // One address is one house: offer the house already at this address first (dupes.js).
+    if (spec.op === 'house.new' && await dupes.warn(el, villageId, data)) return;
     delete data.village_id;
     // The house this record is about: a record collected while its house is open carries the visit.
     const houseOf = spec.of_house || (spec.op.startsWith('house.') ? spec.entity_uid : spec.house_uid);
