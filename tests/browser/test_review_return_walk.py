@@ -16,29 +16,45 @@ from playwright.sync_api import expect
 from sqlalchemy import select
 
 from fieldapp.extensions import db
-from fieldapp.models import Account, Change, Person, Village
+from fieldapp.models import Change, Person, Village
 
 from ..builders import make_account, resident_id
-from .conftest import axe_violations
+from .conftest import axe_violations, sign_in
 from .test_pwa_offline import SYNCED, add_person, pending, phone_app, unlock, world
 
 REASONS = {"name": "姓名与证件不符，请核对", "phone": "号码少一位", "_": "请带证件重新核对"}
 
 
-def return_at_desk(server, reviewer_id: int, change_id: int, reasons: dict) -> None:
-    """The reviewer returns the change. (The lead switches this to the reviewer's web page once it
-    is merged: this is the only step that knows how a return is made.)"""
-    from fieldapp.review import desk
-    with server.app.app_context():
-        desk.return_change(db.session.get(Account, reviewer_id), change_id, reasons)
-        db.session.commit()
+def _desk_page(browser, base: str, reviewer_cid: str):
+    """The reviewer's own browser (a 360 px phone, as entry clerks often are), signed in."""
+    ctx = browser.new_context(viewport={"width": 360, "height": 740}, is_mobile=True, has_touch=True)
+    ctx.set_default_timeout(10_000)
+    page = ctx.new_page()
+    sign_in(page, base, reviewer_cid)
+    return page
 
 
-def approve_at_desk(server, reviewer_id: int, change_id: int) -> None:
-    from fieldapp.review import desk
-    with server.app.app_context():
-        assert desk.approve(db.session.get(Account, reviewer_id), [change_id]) == 1
-        db.session.commit()
+def return_at_desk(browser, base: str, reviewer_cid: str, change_id: int, reasons: dict) -> None:
+    """The reviewer opens the item at the entry desk and returns it with a reason per field."""
+    page = _desk_page(browser, base, reviewer_cid)
+    try:
+        page.goto(f"{base}/review/entries/{change_id}")
+        for field, reason in reasons.items():
+            page.fill(f"#reason-{field}", reason)
+        page.click("#return")
+        page.wait_for_url(base + "/review/queue")
+    finally:
+        page.context.close()
+
+
+def approve_at_desk(browser, base: str, reviewer_cid: str, change_id: int) -> None:
+    page = _desk_page(browser, base, reviewer_cid)
+    try:
+        page.goto(f"{base}/review/entries/{change_id}")
+        page.click("#approve")
+        page.wait_for_url(base + "/review/queue")
+    finally:
+        page.context.close()
 
 
 def _changes(server, person_uid):
@@ -63,7 +79,7 @@ def test_a_returned_change_is_corrected_on_the_phone(pw, browser, live_server):
     (house_uid, _code), = w["houses"]
     with live_server.app.app_context():
         village = db.session.get(Village, w["village_id"])
-        reviewer_id = make_account(village.town, "reviewer", [village]).id
+        reviewer_cid = make_account(village.town, "reviewer", [village]).collection_id
     found = {}
     with phone_app(browser, pw, base, w["collection_id"], timeout=10_000) as page:
         ctx = page.context
@@ -77,7 +93,7 @@ def test_a_returned_change_is_corrected_on_the_phone(pw, browser, live_server):
         [(change_id, kind, state, _)] = _changes(live_server, person_uid)
         assert (kind, state) == ("new", "pending")
 
-        return_at_desk(live_server, reviewer_id, change_id, REASONS)
+        return_at_desk(browser, base, reviewer_cid, change_id, REASONS)
         page.evaluate("location.hash = '#/'")
         _sync(page)
         expect(page.locator("#returns-link")).to_contain_text("退回修改 (1)")
@@ -127,7 +143,7 @@ def test_a_returned_change_is_corrected_on_the_phone(pw, browser, live_server):
         with live_server.app.app_context():
             assert db.session.scalar(select(Person.name).where(Person.uid == person_uid)) == "张山峰"
 
-        approve_at_desk(live_server, reviewer_id, correction[0])
+        approve_at_desk(browser, base, reviewer_cid, correction[0])
         _sync(page)
         expect(page.locator("#scan-button")).to_be_visible()
         expect(page.locator("#returns-link")).to_have_count(0)
