@@ -12,7 +12,7 @@ from sqlalchemy import delete, select, update
 
 from fieldapp import records, sync
 from fieldapp.extensions import db
-from fieldapp.models import (Account, Change, CollectorDay, Conflict, House, Organisation, Person, Residence,
+from fieldapp.models import (Account, Change, CollectorDay, Conflict, Flag, House, Organisation, Person, Residence,
                              SyncReceipt, VillageCounter, VillageDay, Visit)
 from fieldapp.push.bulk import FastForms
 from fieldapp.push.forms import PERSON_FORM_FIELDS, house_data, person_form
@@ -58,7 +58,7 @@ def seed(village_id, west_id):
 
 def wipe():
     db.session.rollback()
-    for model in (Conflict, SyncReceipt, Visit, Change, Residence, Person, Organisation, House, CollectorDay,
+    for model in (Flag, Conflict, SyncReceipt, Visit, Change, Residence, Person, Organisation, House, CollectorDay,
                   VillageDay):
         db.session.execute(delete(model))
     db.session.execute(update(VillageCounter).values(people=0, houses=0, orgs=0))

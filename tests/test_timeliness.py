@@ -3,6 +3,8 @@ changefeed.note_review_decisions, progress/timely_views.py), on a controlled set
 the 2024 National Day holiday, and `recount` rebuilding the same figures."""
 from __future__ import annotations
 
+from flask import current_app
+
 import io
 from datetime import date
 
@@ -81,6 +83,12 @@ def test_late_list_filters_scope_and_audit(ctx, login, monkeypatch):
     assert login(head).get(f"/progress/late?village={east.id}").status_code == 404
     assert 'data-kind="overdue"' not in login(head).get("/progress/late?since=2024-09-01&until=2024-10-31").get_data(
         as_text=True)
+    # Pages of PAGE_SIZE without a total: the next page exists exactly when more rows do.
+    current_app.config["PAGE_SIZE"] = 2
+    first = client.get("/progress/late?since=2024-09-01&until=2024-10-31").get_data(as_text=True)
+    second = client.get("/progress/late?since=2024-09-01&until=2024-10-31&page=2").get_data(as_text=True)
+    assert first.count("data-kind=") == 2 and "page=2" in first
+    assert second.count("data-kind=") == 1 and "page=3" not in second and "page=1" in second
 
 
 def test_throughput_per_day_month_and_files(ctx, login, monkeypatch):
