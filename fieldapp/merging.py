@@ -105,18 +105,23 @@ def _lock(model, keep, other, versions: tuple[int, int] | None):
     return keep, other
 
 
+def _take_chosen(account: Account, keep, other, names, choices: dict, update) -> records.Actor:
+    """Write onto `keep` the fields the reviewer chose from `other` (rules: chosen_values), as the
+    reviewer's own approved change; returns that actor for the merge's further changes."""
+    actor = records.Actor(account.id, "review", reviewed_by=account.id)
+    take = chosen_values(records.record_values(keep, names), records.record_values(other, names), names, choices)
+    if take:
+        update(actor, keep, {n: getattr(other, n) for n in take}, base_version=None)
+    return actor
+
+
 def merge_people(account: Account, keep: Person, other: Person, choices: dict,
                  versions: tuple[int, int] | None = None) -> Person:
     """Merge `other` into `keep` (see the module docstring). `choices`: {field: 'keep'|'other'}."""
     if keep.id == other.id:
         raise MergeError("same_record")
     keep, other = _lock(Person, keep, other, versions)
-    actor = records.Actor(account.id, "review", reviewed_by=account.id)
-    names = records.PERSON_FIELDS
-    take = chosen_values(records.record_values(keep, names), records.record_values(other, names), names, choices)
-    take = {n: getattr(other, n) for n in take}
-    if take:
-        records.update_person(actor, keep, take, base_version=None)
+    actor = _take_chosen(account, keep, other, records.PERSON_FIELDS, choices, records.update_person)
     # Residences: the other's history joins the kept person's. The kept person's current home stays
     # current; the other's open residence ends today unless only the other lived somewhere.
     keep_living, other_living = keep.status == "living", other.status == "living"
@@ -171,12 +176,7 @@ def merge_houses(account: Account, keep: House, other: House, choices: dict,
     if keep.village_id != other.village_id:
         raise MergeError("other_village")  # one address is in one village: these are two houses
     keep, other = _lock(House, keep, other, versions)
-    actor = records.Actor(account.id, "review", reviewed_by=account.id)
-    names = records.HOUSE_FIELDS
-    take = chosen_values(records.record_values(keep, names), records.record_values(other, names), names, choices)
-    take = {n: getattr(other, n) for n in take}
-    if take:
-        records.update_house(actor, keep, take, base_version=None)
+    actor = _take_chosen(account, keep, other, records.HOUSE_FIELDS, choices, records.update_house)
     # Residents and organisations move with a Change row each, so phones and histories see it.
     for person in db.session.scalars(select(Person).where(Person.house_id == other.id)):
         person.house_id = keep.id

@@ -278,26 +278,21 @@ def after_tip_verified(tip_id: int) -> None:
 def sweep(since: datetime | None = None, batch: int = 2000) -> int:
     """Scan every change collected since `since` (all without) and every verified tip, in batches,
     committing each; idempotent. Returns the number of findings offered."""
+    changes = select(Change.id).where(Change.entity.in_(ENTITIES))
+    tips = select(Tip.id).where(Tip.verified_by_id.is_not(None))
+    if since is not None:
+        changes, tips = changes.where(Change.collected_at >= since), tips.where(Tip.verified_at >= since)
+    return _in_batches(changes, Change.id, scan_changes, batch) + _in_batches(tips, Tip.id, scan_tips, batch)
+
+
+def _in_batches(query, key, scan, batch: int) -> int:
+    """Run `scan` over the ids `query` selects, `batch` at a time in key order, committing each batch
+    (a sweep over a whole town must not hold one transaction for minutes)."""
     total, last = 0, 0
     while True:
-        query = select(Change.id).where(Change.id > last, Change.entity.in_(ENTITIES))
-        if since is not None:
-            query = query.where(Change.collected_at >= since)
-        ids = db.session.scalars(query.order_by(Change.id).limit(batch)).all()
+        ids = db.session.scalars(query.where(key > last).order_by(key).limit(batch)).all()
         if not ids:
-            break
-        total += scan_changes(ids)
+            return total
+        total += scan(ids)
         db.session.commit()
         last = ids[-1]
-    last = 0
-    while True:
-        query = select(Tip.id).where(Tip.id > last, Tip.verified_by_id.is_not(None))
-        if since is not None:
-            query = query.where(Tip.verified_at >= since)
-        ids = db.session.scalars(query.order_by(Tip.id).limit(batch)).all()
-        if not ids:
-            break
-        total += scan_tips(ids)
-        db.session.commit()
-        last = ids[-1]
-    return total
