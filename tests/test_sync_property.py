@@ -8,7 +8,7 @@ from sqlalchemy import delete, func, select, update
 
 from fieldapp import records, sync
 from fieldapp.extensions import db
-from fieldapp.models import (Change, Conflict, House, Organisation, Person, Residence, SyncReceipt,
+from fieldapp.models import (Change, Conflict, Flag, House, Organisation, Person, Residence, SyncReceipt,
                              VillageCounter)
 
 from .builders import make_account, make_town
@@ -48,7 +48,7 @@ def build_items(village_id, plan):
 
 def wipe():
     db.session.rollback()
-    for model in (Conflict, SyncReceipt, Change, Residence, Person, Organisation, House):
+    for model in (Flag, Conflict, SyncReceipt, Change, Residence, Person, Organisation, House):
         db.session.execute(delete(model))
     db.session.execute(update(VillageCounter).values(people=0, houses=0, orgs=0))
     db.session.commit()

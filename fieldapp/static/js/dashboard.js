@@ -68,6 +68,7 @@ function sortTable(table, key, descending) {
   body.append(...withKey.sort(cmp), ...without);
   for (const th of table.tHead.rows[0].cells) {
     const link = th.querySelector('a');
+    if (!link) continue; // a column with no order of its own (the on-time rate)
     const active = th.dataset.sort === key;
     if (active) th.setAttribute('aria-sort', descending ? 'descending' : 'ascending');
     else th.removeAttribute('aria-sort');
