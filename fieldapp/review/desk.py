@@ -75,11 +75,17 @@ def return_change(account: Account, change_id: int, reasons: dict) -> Change:
 
 
 
+def flag_on(change_id, entity, entity_id):
+    """The rule for which flags concern a change: open, and on the change itself or on its record.
+    The arguments are values or columns (of Change, or of a subquery of changes)."""
+    return and_(Flag.cleared_at.is_(None),
+                or_(Flag.change_id == change_id, and_(Flag.entity == entity, Flag.entity_id == entity_id)))
+
+
 def open_flag_clause():
     """An open flag on the change or on its record (correlated to Change): such a change is never
     approved in bulk; the reviewer opens it and looks."""
-    return exists().where(Flag.cleared_at.is_(None), or_(
-        Flag.change_id == Change.id, and_(Flag.entity == Change.entity, Flag.entity_id == Change.entity_id)))
+    return exists().where(flag_on(Change.id, Change.entity, Change.entity_id))
 
 
 def approve_unflagged(account: Account, change_ids) -> tuple[int, set[int]]:

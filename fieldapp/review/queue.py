@@ -70,8 +70,7 @@ def counts(account: Account) -> dict:
     """The whole queue's figures: waiting, overdue, due today, flagged."""
     today = local_today()
     base = desk.open_changes(account).subquery()
-    flagged = exists().where(Flag.cleared_at.is_(None), or_(
-        Flag.change_id == base.c.id, and_(Flag.entity == base.c.entity, Flag.entity_id == base.c.entity_id)))
+    flagged = exists().where(desk.flag_on(base.c.id, base.c.entity, base.c.entity_id))
     row = db.session.execute(select(
         func.count(),
         func.coalesce(func.sum(case((base.c.review_due_on < today, 1), else_=0)), 0),
@@ -169,9 +168,8 @@ def residences(person: Person) -> list[Residence]:
 
 
 def open_flags(change: Change) -> list[Flag]:
-    return list(db.session.scalars(select(Flag).where(Flag.cleared_at.is_(None), or_(
-        Flag.change_id == change.id, and_(Flag.entity == change.entity, Flag.entity_id == change.entity_id)))
-        .order_by(Flag.created_at, Flag.id)))
+    return list(db.session.scalars(select(Flag).where(desk.flag_on(change.id, change.entity, change.entity_id))
+                                   .order_by(Flag.created_at, Flag.id)))
 
 
 def identity(person: Person) -> dict:
